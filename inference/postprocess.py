@@ -1,0 +1,109 @@
+"""Stop rules applied while tokens stream in, and the final trim of a completion.
+
+The model sees the code after the cursor, yet it likes to write it again; and a completion
+that runs past the end of the block the user is writing is noise. `StopRules.check` is
+called after every token with the text so far and says whether to stop, and where to cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+@dataclass
+class StopRules:
+    """Decides when a completion ends, given where the cursor is."""
+
+    prefix: str
+    suffix: str
+    multiline: bool = True
+    stop_texts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        cur_line = self.prefix.rsplit("\n", 1)[-1]
+        self._mid_line = cur_line.strip() != ""
+        next_line = self.suffix.split("\n", 1)[0]
+        self._rest_of_line = next_line
+        # The block ends when a line comes back to less indentation than the cursor's line
+        # (or than the line above, for a completion that starts on an empty line).
+        if cur_line.strip():
+            self._block_indent = _indent(cur_line)
+        else:
+            above = [ln for ln in self.prefix.split("\n")[:-1] if ln.strip()]
+            self._block_indent = min(_indent(cur_line), _indent(above[-1]) if above else 0)
+        # Non-empty suffix lines, to spot the model re-emitting them.
+        self._suffix_lines = [ln.strip() for ln in self.suffix.split("\n") if ln.strip()][:3]
+
+    def check(self, text: str) -> tuple[bool, int, str]:
+        """(stop?, cut position, reason) for the text generated so far."""
+        for s in self.stop_texts:
+            i = text.find(s)
+            if i >= 0:
+                return True, i, "stop text"
+        # Never re-emit the rest of the current line or the lines that follow the cursor.
+        rest = self._rest_of_line.strip()
+        if rest:
+            i = text.find(rest)
+            while i >= 0 and "\n" not in text[:i]:
+                # `f(a)` before a suffix `)` closes its own bracket: not the suffix yet.
+                if _open_brackets(text[:i]) == 0:
+                    return True, i, "reached suffix"
+                i = text.find(rest, i + 1)
+        lines = text.split("\n")
+        if len(lines) > 1:
+            if not self.multiline or self._mid_line and self._rest_of_line.strip():
+                return True, len(lines[0]), "end of line"
+            # Whole lines generated so far (the last one may still be growing).
+            offset = len(lines[0]) + 1
+            for ln in lines[1:-1]:
+                if self._suffix_lines and ln.strip() == self._suffix_lines[0]:
+                    return True, offset, "reached suffix"
+                if ln.strip() and _indent(ln) < self._block_indent:
+                    return True, offset, "end of block"
+                offset += len(ln) + 1
+            # Two blank lines in a row end a top-level completion.
+            if text.endswith("\n\n\n"):
+                return True, len(text.rstrip("\n")) + 1, "end of block"
+        return False, len(text), ""
+
+    def finish(self, text: str) -> str:
+        """Final trim: no trailing whitespace lines, brackets the suffix already closes dropped."""
+        text = text.rstrip() if "\n" in text else text.rstrip("\n")
+        return _drop_closers_in_suffix(text, self.suffix)
+
+
+def _open_brackets(text: str) -> int:
+    """How many brackets opened in `text` are still open at its end."""
+    depth = 0
+    for ch in text:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+    return depth
+
+
+def _drop_closers_in_suffix(text: str, suffix: str) -> str:
+    """If the completion ends with closers that the suffix starts with, keep one copy only."""
+    depth: list[str] = []
+    unmatched_end = len(text)
+    for i, ch in enumerate(text):
+        if ch in _OPEN:
+            depth.append(ch)
+        elif ch in _CLOSE:
+            if depth and depth[-1] == _CLOSE[ch]:
+                depth.pop()
+            else:
+                unmatched_end = min(unmatched_end, i)
+    if unmatched_end < len(text):
+        closers = text[unmatched_end:]
+        if suffix.lstrip(" ").startswith(closers.strip()) and closers.strip():
+            return text[:unmatched_end].rstrip(" ")
+    return text

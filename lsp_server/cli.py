@@ -1,0 +1,227 @@
+"""The `focal` command: serve, complete, model-info (and the index commands from `indexing`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from inference.defaults import NO_MODEL_HELP, default_model_path
+from inference.model_card import ModelError, read_model_card
+from inference.types import CompletionTask, GenerationParams
+from lsp_server import __version__
+from lsp_server.origin_view import origin_dict
+
+log = logging.getLogger("focal")
+
+_LANGS = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".tsx": "typescriptreact",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".sh": "shellscript",
+    ".lua": "lua",
+}
+
+
+def _setup_logging(level: str, log_file: str | None = None) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup_logging(args.log_level, args.log_file)
+    from lsp_server.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+        return 0
+    # stdout is the JSON-RPC channel: give the protocol its own copy of fd 1 and point fd 1
+    # at stderr, so that nothing else (llama.cpp, a stray print) can corrupt the stream.
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    server.start_io(sys.stdin.buffer, proto_out)
+    return 0
+
+
+def _parse_location(spec: str) -> tuple[Path, int, int]:
+    parts = spec.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise SystemExit(f"focal: expected FILE:LINE:COL (1-based), got {spec!r}")
+    return Path(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _task_from_file(path: Path, line: int, col: int) -> CompletionTask:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"focal: cannot read {path}: {exc.strerror or exc}") from None
+    if b"\0" in data[:8192]:
+        raise SystemExit(f"focal: {path} looks binary; Focal completes text files only")
+    text = data.decode("utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    if line < 1 or line > max(1, len(lines)):
+        raise SystemExit(f"focal: {path} has {len(lines)} lines; line {line} is out of range")
+    row = lines[line - 1] if lines else ""
+    body = row.rstrip("\r\n")
+    if col < 1 or col > len(body) + 1:
+        raise SystemExit(f"focal: line {line} has {len(body)} characters; column {col} is out of range")
+    offset = sum(len(x) for x in lines[: line - 1]) + col - 1
+    return CompletionTask(
+        document=path.resolve().as_uri(),
+        path=str(path),
+        language=_LANGS.get(path.suffix, path.suffix.lstrip(".") or "text"),
+        prefix=text[:offset],
+        suffix=text[offset:],
+        line=line - 1,
+        character=col - 1,
+        trigger="invoked",
+    )
+
+
+def _resolve_model(arg: str | None) -> Path:
+    path = default_model_path(arg)
+    if path is None:
+        raise SystemExit(f"focal: {NO_MODEL_HELP}")
+    return path
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    _setup_logging(args.log_level)
+    from inference.engine import EngineConfig, LlamaEngine
+
+    path, line, col = _parse_location(args.location)
+    task = _task_from_file(path, line, col)
+    try:
+        engine = LlamaEngine.from_path(
+            _resolve_model(args.model),
+            EngineConfig(n_gpu_layers=args.gpu_layers, n_ctx=args.ctx),
+        )
+        engine.wait_loaded()
+    except ModelError as exc:
+        print(f"focal: {exc}", file=sys.stderr)
+        return 2
+    params = GenerationParams(max_tokens=args.max_tokens, time_budget_ms=args.time_budget_ms)
+    try:
+        suggestion = engine.complete(task, params).future.result()
+    finally:
+        engine.close()
+    origin = suggestion.origin
+    if args.json:
+        out = {
+            "id": suggestion.id,
+            "text": suggestion.text,
+            "origin": origin_dict(origin),
+            "loadSeconds": round(engine.load_seconds, 3),
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    t = origin.timing
+    print(suggestion.text)
+    print(
+        f"\n── origin: {origin.model_name} · {origin.quantization} · sha256:{origin.short_digest}"
+        f" · {origin.engine} on {origin.device}\n"
+        f"   template {origin.template} · load {engine.load_seconds * 1000:.0f} ms · "
+        f"completion {t.total_ms:.0f} ms (prefill {t.prefill_ms:.0f}, decode {t.decode_ms:.0f}) · "
+        f"{t.tokens_generated} tokens · confidence {origin.confidence:.2f} · "
+        f"stopped: {origin.stop_reason}"
+    )
+    return 0
+
+
+def cmd_model_info(args: argparse.Namespace) -> int:
+    _setup_logging(args.log_level)
+    try:
+        card = read_model_card(_resolve_model(args.path))
+    except ModelError as exc:
+        print(f"focal: {exc}", file=sys.stderr)
+        return 2
+    from inference.templates import template_for
+
+    info = {
+        "path": str(card.path),
+        "name": card.name,
+        "architecture": card.architecture,
+        "quantization": card.quantization,
+        "sizeBytes": card.size_bytes,
+        "parameters": card.n_params,
+        "experts": card.expert_count,
+        "expertsPerToken": card.expert_used_count,
+        "layers": card.n_layer,
+        "contextLength": card.context_length,
+        "vocabulary": card.vocab_size,
+        "fimFamily": card.fim_family,
+        "template": template_for(card).name,
+        "fimTokens": {k: v for k, v in vars(card.fim).items() if v},
+        "chatTemplate": card.has_chat_template,
+        "sha256": card.digest,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(map(len, info))
+        for k, v in info.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="focal", description="Focal: a local-first AI language server."
+    )
+    parser.add_argument("--version", action="version", version=f"focal {__version__}")
+    parser.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the language server (stdio by default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.add_argument("--log-file", help="write the log here instead of stderr")
+    p.set_defaults(func=cmd_serve, log_level="info")
+
+    p = sub.add_parser("complete", help="complete FILE at LINE:COL (1-based) and show the origin")
+    p.add_argument("location", metavar="FILE:LINE:COL")
+    p.add_argument("--model", help="GGUF file (default: $FOCAL_MODEL or the embedded SmolLM2)")
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--time-budget-ms", type=int, default=10_000)
+    p.add_argument("--gpu-layers", type=int, default=-1)
+    p.add_argument("--ctx", type=int, default=4096, help="context window in tokens")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("model-info", help="show a GGUF's card without loading its weights")
+    p.add_argument("path", nargs="?", help="GGUF file (default: the embedded model)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_model_info)
+
+    try:
+        from indexing.cli import add_commands
+    except ImportError:  # the index commands arrive with the indexing package
+        pass
+    else:
+        add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)

