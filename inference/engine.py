@@ -122,7 +122,7 @@ class LlamaEngine:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], config: EngineConfig | None = None):
-        """Read the model card and start loading. `wait_loaded()` raises `ModelError` if it fails."""
+        """Read the card and start loading; `wait_loaded()` raises `ModelError` on failure."""
         return cls(read_model_card(path), config)
 
     # -- public API (any thread) ---------------------------------------------------------
@@ -135,9 +135,7 @@ class LlamaEngine:
     def loaded_future(self) -> Future[float]:
         return self._loaded
 
-    def submit(
-        self, fn: Callable[[_Job], Any], document: str | None = None
-    ) -> EngineRequest:
+    def submit(self, fn: Callable[[_Job], Any], document: str | None = None) -> EngineRequest:
         job = _Job(
             id=uuid.uuid4().hex[:16],
             document=document,
@@ -232,7 +230,9 @@ class LlamaEngine:
                     f" This llama.cpp build does not know architecture "
                     f"'{self.card.architecture}'; upgrade llama-cpp-python."
                 )
-            raise ModelError(f"llama.cpp could not load {self.card.path.name}: {why}.{hint}") from exc
+            raise ModelError(
+                f"llama.cpp could not load {self.card.path.name}: {why}.{hint}"
+            ) from exc
         self.load_seconds = time.perf_counter() - t0
         self.device = _device_name(offload)
         self._decoder = Decoder(self._llama)
@@ -306,7 +306,9 @@ class LlamaEngine:
             if piece.control:
                 ids.append(self._special_id(piece.text))
             elif piece.text:
-                ids += self._llama.tokenize(piece.text.encode("utf-8"), add_bos=False, special=False)
+                ids += self._llama.tokenize(
+                    piece.text.encode("utf-8"), add_bos=False, special=False
+                )
         return ids
 
     def _fit_prompt(

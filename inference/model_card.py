@@ -1,4 +1,4 @@
-"""`ModelCard`: a GGUF's identity (name, shape, quantization, FIM tokens, digest) from its header."""
+"""`ModelCard`: a GGUF's identity (name, shape, quantization, FIM tokens, digest)."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ class StopRules:
                 i = text.find(rest, i + 1)
         lines = text.split("\n")
         if len(lines) > 1:
-            if not self.multiline or self._mid_line and self._rest_of_line.strip():
+            if not self.multiline or (self._mid_line and self._rest_of_line.strip()):
                 return True, len(lines[0]), "end of line"
             # Whole lines generated so far (the last one may still be growing).
             offset = len(lines[0]) + 1

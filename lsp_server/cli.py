@@ -85,7 +85,9 @@ def _task_from_file(path: Path, line: int, col: int) -> CompletionTask:
     row = lines[line - 1] if lines else ""
     body = row.rstrip("\r\n")
     if col < 1 or col > len(body) + 1:
-        raise SystemExit(f"focal: line {line} has {len(body)} characters; column {col} is out of range")
+        raise SystemExit(
+            f"focal: line {line} has {len(body)} characters; column {col} is out of range"
+        )
     offset = sum(len(x) for x in lines[: line - 1]) + col - 1
     return CompletionTask(
         document=path.resolve().as_uri(),

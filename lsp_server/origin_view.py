@@ -32,13 +32,26 @@ def origin_markdown(origin: Origin, suggestion_id: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
 def origin_dict(origin: Origin) -> dict[str, Any]:
+    """The origin as JSON-ready data, camelCase like the rest of the wire. Context chunk text
+    is left out: paths, lines and reasons say what was used."""
     d = dataclasses.asdict(origin)
-    d["context"] = [
-        {"path": c.path, "startLine": c.start_line, "endLine": c.end_line, "reason": c.reason}
-        for c in origin.context
-    ]
-    return d
+    for chunk in d["context"]:
+        chunk.pop("text", None)
+    return _camel_keys(d)
 
 
 def origin_label(origin: Origin) -> str:

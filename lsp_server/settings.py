@@ -93,7 +93,7 @@ def _strict(kind: type, accept: tuple[type, ...]):
     """cattrs would turn "yes" into True and "3" into 3; settings typos must be reported."""
 
     def hook(value: Any, _: type) -> Any:
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, accept):
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accept):
             raise TypeError(f"expected {kind.__name__}, got {value!r}")
         return kind(value)
 

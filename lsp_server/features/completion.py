@@ -6,8 +6,8 @@ import asyncio
 import collections
 import logging
 import re
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from lsprotocol import types
@@ -137,7 +137,9 @@ class CompletionFeature:
         word = _WORD_TAIL.search(task.prefix.rsplit("\n", 1)[-1])
         typed = word.group(0) if word else ""
         pos = params.position
-        start = types.Position(line=pos.line, character=pos.character - units(typed, self._encoding()))
+        start = types.Position(
+            line=pos.line, character=pos.character - units(typed, self._encoding())
+        )
         new_text = typed + suggestion.text
         first_line = new_text.split("\n", 1)[0].strip() or new_text.strip().split("\n", 1)[0]
         origin = suggestion.origin

@@ -1,0 +1,86 @@
+"""Stop rules: end of block, never re-emit the suffix, closers the suffix already has."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference.postprocess import StopRules
+
+
+def run(prefix: str, suffix: str, generated: str, multiline: bool = True) -> tuple[str, str]:
+    """Feed `generated` character by character as the decoder would; return (text, reason)."""
+    rules = StopRules(prefix, suffix, multiline)
+    for i in range(1, len(generated) + 1):
+        stop, cut, why = rules.check(generated[:i])
+        if stop:
+            return rules.finish(generated[:i][:cut]), why
+    return rules.finish(generated), "max tokens"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "generated", "text", "reason"),
+    [
+        pytest.param(
+            "def f(x):\n    if x:\n        ",
+            "\n",
+            "return 1\n    return 2\nprint(1)\n",
+            "return 1\n    return 2",
+            "end of block",
+            id="stops-when-code-leaves-the-function",
+        ),
+        pytest.param(
+            "print(foo(",
+            ")\n",
+            "a, b)\nnext = 1",
+            "a, b",
+            "reached suffix",
+            id="does-not-repeat-the-closing-paren",
+        ),
+        pytest.param(
+            "x = f(",
+            ")\n",
+            "g(a))",
+            "g(a)",
+            "reached suffix",
+            id="own-brackets-are-not-the-suffix",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "\n    return total\n",
+            "total = 0\n    return total\n",
+            "total = 0",
+            "reached suffix",
+            id="does-not-repeat-the-next-line",
+        ),
+        pytest.param(
+            "name = ",
+            "",
+            "'focal'\nother = 2\n",
+            "'focal'\nother = 2",
+            "max tokens",
+            id="top-level-multiline-runs-on",
+        ),
+        pytest.param(
+            "value = comp",
+            " + 1\n",
+            "ute(x)\ny = 2",
+            "ute(x)",
+            "end of line",
+            id="mid-line-with-code-after-is-single-line",
+        ),
+        pytest.param(
+            "a = 1\n",
+            "",
+            "b = 2\n\n\n\nc = 3",
+            "b = 2",
+            "end of block",
+            id="blank-lines-end-a-top-level-completion",
+        ),
+    ],
+)
+def test_stop_rules(prefix: str, suffix: str, generated: str, text: str, reason: str) -> None:
+    assert run(prefix, suffix, generated) == (text, reason)
+
+
+def test_single_line_mode_stops_at_newline() -> None:
+    assert run("x = ", "", "1\ny = 2", multiline=False) == ("1", "end of line")
