@@ -44,6 +44,9 @@ def _setup_logging(level: str, log_file: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # pygls logs every message body at INFO; that belongs to --log-level debug only.
+    if root.level > logging.DEBUG:
+        logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
