@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from inference import llama_log
-from inference.decoding import Cancelled, Decoder
+from inference.decoding import Cancelled, Decoder, DecodeResult
 from inference.model_card import ModelError, read_model_card
 from inference.postprocess import StopRules
 from inference.templates import FimTemplate, PromptLimits, build_prompt, template_for
@@ -172,6 +172,38 @@ class LlamaEngine:
         p = params or GenerationParams()
         b = bundle or ContextBundle()
         return self.submit(lambda job: self._run_completion(job, task, p, b), task.document)
+
+    def chat(
+        self,
+        messages: list[dict[str, str]],
+        params: GenerationParams | None = None,
+        document: str | None = None,
+    ) -> EngineRequest:
+        """Queue a chat turn rendered with the GGUF's own chat template (instruct models).
+        Raises `ModelError` at once when the model has no chat template."""
+        if not self.card.has_chat_template:
+            raise ModelError(
+                f"{self.card.name} has no chat template; use `generate` with a completion prompt."
+            )
+        p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
+        return self.submit(lambda job: self._run_chat(job, messages, p), document)
+
+    def generate(
+        self,
+        prompt: str,
+        params: GenerationParams | None = None,
+        document: str | None = None,
+        stop: Callable[[str], tuple[bool, int, str]] | None = None,
+    ) -> EngineRequest:
+        """Queue a plain completion of `prompt` (base models: a completion-style prompt)."""
+        p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
+        check = stop or (lambda text: (False, len(text), ""))
+        return self.submit(
+            lambda job: self._run_text(
+                job, self._text_tokens(prompt, special=False), p, check, "completion"
+            ),
+            document,
+        )
 
     def close(self) -> None:
         with self._cv:
@@ -353,19 +385,80 @@ class LlamaEngine:
         result = self._decoder.run(tokens, params, check, job.cancel, lambda: job.reason)
         raw = result.text[len(heal) :] if heal and result.text.startswith(heal) else result.text
         text = rules.finish(raw)
-        t_end = time.perf_counter()
-        timing = Timing(
+        timing = self._timing(job, result)
+        origin = self.origin(params, timing, result.confidence, result.stop_reason, bundle)
+        return Suggestion(id=job.id, text=text, origin=origin)
+
+    def _text_tokens(self, text: str, special: bool) -> list[int]:
+        ids = [self._llama.token_bos()] if self.card.add_bos else []
+        ids += self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        limit = self._llama.n_ctx() - 16
+        if len(ids) > limit:
+            raise ModelError(
+                f"The prompt needs {len(ids)} tokens but the context window holds {limit}; "
+                "raise `focal.model.contextLength` or send less."
+            )
+        return ids
+
+    def _run_chat(
+        self, job: _Job, messages: list[dict[str, str]], params: GenerationParams
+    ) -> Suggestion:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        md = self._llama.metadata
+        vocab = self._llama
+        formatter = Jinja2ChatFormatter(
+            template=md["tokenizer.chat_template"],
+            eos_token=vocab.detokenize([vocab.token_eos()], special=True).decode(
+                "utf-8", "replace"
+            ),
+            bos_token=vocab.detokenize([vocab.token_bos()], special=True).decode(
+                "utf-8", "replace"
+            ),
+        )
+        rendered = formatter(messages=messages).prompt
+        # The template's own markers must be control tokens; the cost is that a message
+        # containing a marker string becomes one too (as in every llama.cpp chat front end).
+        tokens = self._llama.tokenize(rendered.encode("utf-8"), add_bos=False, special=True)
+        max_tokens = max(1, min(params.max_tokens, self._llama.n_ctx() - len(tokens) - 1))
+        if len(tokens) >= self._llama.n_ctx() - 1:
+            raise ModelError(
+                f"The request needs {len(tokens)} tokens but the context window holds "
+                f"{self._llama.n_ctx()}; raise `focal.model.contextLength` or select less code."
+            )
+        params = replace(params, max_tokens=max_tokens)
+        return self._run_text(job, tokens, params, lambda t: (False, len(t), ""), "chat")
+
+    def _run_text(
+        self,
+        job: _Job,
+        tokens: list[int],
+        params: GenerationParams,
+        check: Callable[[str], tuple[bool, int, str]],
+        template: str,
+    ) -> Suggestion:
+        assert self._decoder is not None
+        params = replace(
+            params, max_tokens=max(1, min(params.max_tokens, self._llama.n_ctx() - len(tokens) - 1))
+        )
+        result = self._decoder.run(tokens, params, check, job.cancel, lambda: job.reason)
+        timing = self._timing(job, result)
+        origin = self.origin(params, timing, result.confidence, result.stop_reason, ContextBundle())
+        return Suggestion(
+            id=job.id, text=result.text.strip(), origin=replace(origin, template=template)
+        )
+
+    def _timing(self, job: _Job, result: DecodeResult) -> Timing:
+        return Timing(
             queue_ms=(job.started - job.submitted) * 1000,
             prefill_ms=result.prefill_ms,
             decode_ms=result.decode_ms,
-            total_ms=(t_end - job.submitted) * 1000,
+            total_ms=(time.perf_counter() - job.submitted) * 1000,
             prompt_tokens=result.prompt_tokens,
             tokens_reused=result.tokens_reused,
             tokens_evaluated=result.tokens_evaluated,
             tokens_generated=len(result.token_logprobs),
         )
-        origin = self.origin(params, timing, result.confidence, result.stop_reason, bundle)
-        return Suggestion(id=job.id, text=text, origin=origin)
 
     def origin(
         self,
