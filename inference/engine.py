@@ -218,6 +218,12 @@ class LlamaEngine:
             self._cv.notify_all()
         self._thread.join(timeout=10)
 
+    @property
+    def n_ctx(self) -> int:
+        """The context window in tokens (once loaded)."""
+        self.wait_loaded()
+        return int(self._llama.n_ctx())
+
     def tokenize(self, text: str) -> list[int]:
         """Tokenize user text (no special tokens). Only valid once loaded; thread-safe enough
         for counting because tokenization does not touch the decode state."""

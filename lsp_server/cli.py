@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -218,13 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_model_info)
 
-    try:
-        from indexing.cli import add_commands
-    except ImportError:  # the index commands arrive with the indexing package
-        pass
-    else:
-        add_commands(sub)
+    for module in _COMMAND_MODULES:
+        # Each package registers its own commands; a module not written yet is skipped,
+        # but an error inside one that exists is not hidden.
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # its package is not there
+            found = False
+        if found:
+            importlib.import_module(module).add_commands(sub)
     return parser
+
+
+_COMMAND_MODULES = (
+    "lsp_server.cli_summary",
+    "indexing.cli",
+    "lsp_server.ledger.cli",
+    "inference.models_cli",
+    "inference.synthetic_cli",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,14 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from inference.engine import LlamaEngine
+from inference.types import Suggestion
 from lsp_server import __version__
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
+from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
+from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_dict, origin_markdown
+from lsp_server.progress import work_done
 from lsp_server.settings import Settings, parse_settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,20 @@ class FocalServer(LanguageServer):
             lambda: self.root,
             lambda: str(self.workspace.position_encoding or "utf-16"),
         )
+        self.fixes = FixFeature(
+            self.models,
+            self.remember,
+            lambda message: self.tell(message, types.MessageType.Warning),
+            lambda: str(self.workspace.position_encoding or "utf-16"),
+        )
+        self.summary = SummaryFeature(self.models.engine, lambda: self.root)
         self.accepted: list[dict[str, Any]] = []
+
+    def remember(
+        self, suggestion: Suggestion, task: str, uri: str, line: int, character: int
+    ) -> None:
+        """Keep a suggestion made outside completion (a fix) so that acceptance finds it."""
+        self.completion.remember(suggestion)
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """A `window/showMessage` to the user (and the log)."""
@@ -161,15 +178,74 @@ def create_server() -> FocalServer:
     @guarded(lambda: types.CompletionList(is_incomplete=True, items=[]))
     async def completion(ls: FocalServer, params: types.CompletionParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
+        if ls.summary.is_commit_buffer(doc):
+            return await ls.summary.completion(doc, params)
         return await ls.completion.completion(doc, params)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+            resolve_provider=True,
+        ),
+    )
+    @guarded(list)
+    async def code_action(ls: FocalServer, params: types.CodeActionParams):
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        actions = ls.fixes.actions(doc, params)
+        caps = ls.client_capabilities
+        tag_actions(actions, caps)
+        if actions and not supports_resolve(caps):
+            # Clients without resolve get the first action computed now; the rest would
+            # each cost a model run.
+            actions = [await ls.fixes.resolve(actions[0], doc, caps)]
+            actions = [a for a in actions if a.edit is not None]
+        return actions
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: FocalServer, action: types.CodeAction):
+        data = action_data(action)
+        if data is None:
+            return action
+        try:
+            doc = ls.workspace.get_text_document(str(data["uri"]))
+            return await ls.fixes.resolve(action, doc, ls.client_capabilities)
+        except JsonRpcException:
+            raise
+        except Exception:
+            log.exception("codeAction/resolve failed")
+            ls.tell("Focal: the fix failed; see the server log.", types.MessageType.Warning)
+            return action
+
+    @server.command(SUMMARIZE_COMMAND)
+    async def summarize_diff(ls: FocalServer, args: dict[str, Any] | None = None):
+        info = args if isinstance(args, dict) else {}
+        try:
+            async with work_done(ls, "Focal: writing the commit message") as report:
+                summary = await ls.summary.summarize(info, report)
+        except SummaryFailed as exc:
+            ls.tell(f"Focal: {exc}.", types.MessageType.Warning)
+            return {"error": str(exc)}
+        message = summary.message
+        ls.remember(
+            Suggestion(message.suggestion_id, summary.text, message.origin),
+            "summarize",
+            str(summary.diff.root),
+            0,
+            0,
+        )
+        return summary.to_wire()
 
     @server.command(ACCEPT_COMMAND)
     def accepted(ls: FocalServer, args: dict[str, Any] | None = None) -> bool:
         info = args if isinstance(args, dict) else {}
         sid = info.get("suggestionId")
+        event = info.get("event") if info.get("event") in ("applied", "accepted") else "accepted"
         known = sid in ls.completion.recent
-        ls.accepted.append({"suggestionId": sid, "uri": info.get("uri"), "known": known})
-        log.info("suggestion %s accepted (%s)", sid, "known" if known else "unknown id")
+        ls.accepted.append(
+            {"suggestionId": sid, "uri": info.get("uri"), "known": known, "event": event}
+        )
+        log.info("suggestion %s %s (%s)", sid, event, "known" if known else "unknown id")
         return known
 
     @server.command(SHOW_ORIGIN_COMMAND)

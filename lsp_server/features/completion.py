@@ -91,10 +91,10 @@ class CompletionFeature:
             raise
         except Cancelled as exc:
             raise JsonRpcRequestCancelled(f"Completion {exc.reason}") from None
-        self._remember(suggestion)
+        self.remember(suggestion)
         return suggestion
 
-    def _remember(self, suggestion: Suggestion) -> None:
+    def remember(self, suggestion: Suggestion) -> None:
         self.recent[suggestion.id] = suggestion
         self.last = suggestion
         while len(self.recent) > _RECENT:

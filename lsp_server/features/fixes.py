@@ -1,0 +1,290 @@
+"""Fix suggestions as code actions: listed instantly, the model runs only on resolve.
+
+Actions come from the diagnostics the client sends (any linter's, and Focal's own syntax
+diagnostics) and from a selection ("Fix with Focal"). Resolving one asks the model to
+rewrite the enclosing block, refuses an unusable answer with a reason, and returns a
+`WorkspaceEdit` that touches only the lines that change, annotated with the model's origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from inference.engine import Cancelled
+from inference.model_card import ModelError
+from inference.rewrite import (
+    FixRequest,
+    UnusableAnswer,
+    accept_rewrite,
+    fence_stop,
+    fix_messages,
+    fix_params,
+    fix_prompt,
+    minimal_edits,
+)
+from inference.types import ContextBundle, Suggestion
+from lsp_server.features.completion import ACCEPT_COMMAND, units
+from lsp_server.models import ModelManager
+from lsp_server.origin_view import origin_label
+
+log = logging.getLogger(__name__)
+
+FIX_TITLE = "Fix with Focal"
+MAX_BLOCK_LINES = 80
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def enclosing_block(lines: list[str], first: int, last: int) -> tuple[int, int]:
+    """Lines [start, end) of the top-level block around lines first..last: up to the
+    nearest line at column 0, down to the next one (closing brackets stay inside)."""
+    n = len(lines)
+    first = max(0, min(first, n - 1)) if n else 0
+    last = max(first, min(last, n - 1)) if n else 0
+    top = first
+    while top > 0 and first - top < MAX_BLOCK_LINES:
+        if lines[top].strip() and _indent(lines[top]) == 0:
+            break
+        top -= 1
+    end = last + 1
+    while end < n and end - last < MAX_BLOCK_LINES:
+        ln = lines[end]
+        if ln.strip() and _indent(ln) == 0 and not ln.lstrip().startswith((")", "]", "}")):
+            break
+        end += 1
+    while end > last + 1 and not lines[end - 1].strip():
+        end -= 1
+    return top, end
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class FixFeature:
+    """`textDocument/codeAction` and `codeAction/resolve`."""
+
+    def __init__(
+        self,
+        models: ModelManager,
+        remember: Callable[[Suggestion, str, str, int, int], None],
+        tell: Callable[[str], None],
+        position_encoding: Callable[[], str] = lambda: "utf-16",
+        context: Callable[[TextDocument, int, int], ContextBundle] | None = None,
+    ) -> None:
+        self._models = models
+        self._remember = remember
+        self._tell = tell
+        self._encoding = position_encoding
+        self._context = context or (lambda doc, start, end: ContextBundle())
+
+    # -- listing: instant, no model ------------------------------------------------------
+
+    def actions(self, doc: TextDocument, params: types.CodeActionParams) -> list[types.CodeAction]:
+        if self._models.state.state == "error":
+            return []
+        only = params.context.only
+        lines = doc.lines
+        if not lines:
+            return []
+        out: list[types.CodeAction] = []
+        if _wanted(types.CodeActionKind.QuickFix, only):
+            seen: set[tuple[int, int, str]] = set()
+            for diag in params.context.diagnostics:
+                start, end = enclosing_block(lines, diag.range.start.line, diag.range.end.line)
+                key = (start, end, diag.message)
+                if key in seen:
+                    continue
+                seen.add(key)
+                message = " ".join(diag.message.split())
+                short = message if len(message) <= 60 else message[:59] + "…"
+                out.append(
+                    types.CodeAction(
+                        title=f"{FIX_TITLE}: {short}",
+                        kind=types.CodeActionKind.QuickFix,
+                        diagnostics=[diag],
+                        data=self._data(doc, start, end, [_problem(diag)]),
+                    )
+                )
+        rng = params.range
+        selected = rng.start != rng.end
+        if selected and _wanted(types.CodeActionKind.RefactorRewrite, only):
+            last = rng.end.line - (1 if rng.end.character == 0 and rng.end.line > 0 else 0)
+            start, end = rng.start.line, max(rng.start.line, last) + 1
+            out.append(
+                types.CodeAction(
+                    title=FIX_TITLE,
+                    kind=types.CodeActionKind.RefactorRewrite,
+                    data=self._data(doc, start, min(end, len(lines)), []),
+                )
+            )
+        return out
+
+    def _data(self, doc: TextDocument, start: int, end: int, problems: list[str]) -> dict:
+        region = "".join(doc.lines[start:end])
+        return {
+            "focal": "fix",
+            "uri": doc.uri,
+            "start": start,
+            "end": end,
+            "problems": problems,
+            "digest": _digest(region),
+        }
+
+    # -- resolving: the model runs ---------------------------------------------------------
+
+    async def resolve(
+        self,
+        action: types.CodeAction,
+        doc: TextDocument,
+        caps: types.ClientCapabilities,
+    ) -> types.CodeAction:
+        """Fill in `action.edit` (and its accept command), or leave it empty and say why."""
+        data = action.data if isinstance(action.data, dict) else {}
+        start, end = int(data.get("start", 0)), int(data.get("end", 0))
+        region = "".join(doc.lines[start:end])
+        if not region.strip() or _digest(region) != data.get("digest"):
+            self._tell("Focal: the code changed since this fix was offered; ask again.")
+            return action
+        engine = await self._models.engine()
+        if engine is None:
+            self._tell("Focal: no model is loaded, so no fix can be suggested.")
+            return action
+        path = to_fs_path(doc.uri) or doc.uri
+        req = FixRequest(
+            path=Path(path).name,
+            language=doc.language_id or Path(path).suffix.lstrip("."),
+            code=region,
+            problems=tuple(str(p) for p in data.get("problems", [])),
+            context=self._context(doc, start, end),
+        )
+        params = fix_params(region)
+        key = f"{doc.uri}#fix"
+        try:
+            if engine.card.has_chat_template:
+                messages = fix_messages(req)
+                prompt_text = "\n".join(m["content"] for m in messages)
+                request = engine.chat(messages, params, key)
+            else:
+                prompt_text = fix_prompt(req)
+                request = engine.generate(prompt_text, params, key, stop=fence_stop)
+            try:
+                suggestion = await asyncio.wrap_future(request.future)
+            except asyncio.CancelledError:
+                request.cancel("cancelled")
+                raise
+            rewrite = accept_rewrite(region, suggestion.text)
+        except UnusableAnswer as exc:
+            self._tell(f"Focal: no fix applied: {exc}.")
+            return action
+        except (Cancelled, ModelError) as exc:
+            self._tell(f"Focal: the fix was not computed: {exc}.")
+            return action
+        self._remember(suggestion, "fix", doc.uri, start, 0)
+        action.edit = self._workspace_edit(doc, start, region, rewrite, suggestion, caps)
+        action.command = types.Command(
+            title="Focal: fix applied",
+            command=ACCEPT_COMMAND,
+            arguments=[{"suggestionId": suggestion.id, "uri": doc.uri, "event": "applied"}],
+        )
+        log.info(
+            "fix %s for %s:%d-%d in %.0f ms",
+            suggestion.id,
+            path,
+            start + 1,
+            end,
+            suggestion.origin.timing.total_ms,
+        )
+        return action
+
+    def _workspace_edit(
+        self,
+        doc: TextDocument,
+        start: int,
+        region: str,
+        rewrite: str,
+        suggestion: Suggestion,
+        caps: types.ClientCapabilities,
+    ) -> types.WorkspaceEdit:
+        lines = doc.lines
+        enc = self._encoding()
+
+        def pos(line: int) -> types.Position:
+            if line >= len(lines) and lines and not lines[-1].endswith(("\n", "\r")):
+                return types.Position(len(lines) - 1, units(lines[-1], enc))
+            return types.Position(line, 0)
+
+        plain = [
+            types.TextEdit(
+                range=types.Range(pos(start + e.start), pos(start + e.end)), new_text=e.text
+            )
+            for e in minimal_edits(region, rewrite)
+        ]
+        ws = caps.workspace.workspace_edit if caps.workspace else None
+        if not (ws and ws.document_changes):
+            return types.WorkspaceEdit(changes={doc.uri: plain})
+        ident = types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
+        if not ws.change_annotation_support:
+            return types.WorkspaceEdit(
+                document_changes=[types.TextDocumentEdit(text_document=ident, edits=plain)]
+            )
+        origin = suggestion.origin
+        annotation_id = f"focal-{suggestion.id}"
+        annotation = types.ChangeAnnotation(
+            label=f"Focal fix · {origin_label(origin)}",
+            needs_confirmation=False,
+            description=(
+                f"Written by {origin.model_name} {origin.quantization} "
+                f"(sha256:{origin.short_digest}) on {origin.device} in "
+                f"{origin.timing.total_ms:.0f} ms, confidence {origin.confidence:.2f}; "
+                f"suggestion {suggestion.id}"
+            ),
+        )
+        edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
+            types.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=annotation_id)
+            for e in plain
+        ]
+        return types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(text_document=ident, edits=edits)],
+            change_annotations={annotation_id: annotation},
+        )
+
+
+def tag_actions(actions: list[types.CodeAction], caps: types.ClientCapabilities) -> None:
+    """Mark actions as LLM-generated (LSP 3.18) for clients that declare the tag."""
+    ca = caps.text_document.code_action if caps.text_document else None
+    tags = ca.tag_support.value_set if ca and ca.tag_support else []
+    if types.CodeActionTag.LlmGenerated in tags:
+        for a in actions:
+            a.tags = [types.CodeActionTag.LlmGenerated]
+
+
+def supports_resolve(caps: types.ClientCapabilities) -> bool:
+    ca = caps.text_document.code_action if caps.text_document else None
+    return bool(ca and ca.resolve_support and "edit" in ca.resolve_support.properties)
+
+
+def _wanted(kind: str, only: list[str] | None) -> bool:
+    return not only or any(kind == k or kind.startswith(k + ".") for k in only)
+
+
+def _problem(diag: types.Diagnostic) -> str:
+    source = f"{diag.source}: " if diag.source else ""
+    code = f" [{diag.code}]" if diag.code is not None else ""
+    return f"line {diag.range.start.line + 1}: {source}{diag.message}{code}"
+
+
+def action_data(action: types.CodeAction) -> dict[str, Any] | None:
+    data = action.data
+    return data if isinstance(data, dict) and data.get("focal") == "fix" else None
