@@ -245,7 +245,12 @@ class LlamaEngine:
                 f"memory but only {avail / 2**30:.1f} GiB is available. Close other programs or "
                 "choose a smaller quantization (e.g. Q4_K_M)."
             )
-        threads = cfg.n_threads or max(1, os.cpu_count() or 1)
+        # Decoding is memory-bound and llama.cpp's threads spin at each step: on a busy
+        # machine, one thread per core stalls badly. Decode on half the cores (llama.cpp's
+        # own default), prefill (compute-bound, batched) on all of them.
+        cores = max(1, os.cpu_count() or 1)
+        threads = cfg.n_threads or max(1, cores // 2)
+        batch_threads = cfg.n_threads or cores
         t0 = time.perf_counter()
         llama_log.recent_errors(clear=True)
         try:
@@ -255,7 +260,7 @@ class LlamaEngine:
                 n_batch=cfg.n_batch,
                 n_gpu_layers=cfg.n_gpu_layers if offload else 0,
                 n_threads=threads,
-                n_threads_batch=threads,
+                n_threads_batch=batch_threads,
                 flash_attn=cfg.flash_attn,
                 seed=0,
                 verbose=False,

@@ -1,10 +1,10 @@
-"""`python -m lsp_server` is `focal serve` (stdio); `python -m lsp_server COMMAND …` is
-`focal COMMAND …`."""
+"""`python -m lsp_server [OPTIONS]` is `focal serve` (stdio); `python -m lsp_server … COMMAND …`
+is `focal … COMMAND …`."""
 
 import sys
 
-from lsp_server.cli import main
+from lsp_server.cli import command_names, main
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sys.exit(main(args if args and not args[0].startswith("-") else ["serve", *args]))
+    sys.exit(main(args if command_names() & set(args) else [*args, "serve"]))

@@ -38,7 +38,8 @@ _LANGS = {
 }
 
 
-def _setup_logging(level: str, log_file: str | None = None) -> None:
+def _setup_logging(level: str | None, log_file: str | None = None) -> None:
+    level = level or "warning"
     handler: logging.Handler = (
         logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     )
@@ -52,7 +53,7 @@ def _setup_logging(level: str, log_file: str | None = None) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    _setup_logging(args.log_level, args.log_file)
+    _setup_logging(args.log_level or "info", args.log_file)
     from lsp_server.server import create_server
 
     server = create_server()
@@ -197,13 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="focal", description="Focal: a local-first AI language server."
     )
     parser.add_argument("--version", action="version", version=f"focal {__version__}")
-    parser.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="debug, info, warning, error (default: info for serve, warning otherwise)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     p.add_argument("--log-file", help="write the log here instead of stderr")
-    p.set_defaults(func=cmd_serve, log_level="info")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("complete", help="complete FILE at LINE:COL (1-based) and show the origin")
     p.add_argument("location", metavar="FILE:LINE:COL")
@@ -239,6 +244,14 @@ _COMMAND_MODULES = (
     "inference.models_cli",
     "inference.synthetic_cli",
 )
+
+
+def command_names() -> set[str]:
+    parser = build_parser()
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 def main(argv: list[str] | None = None) -> int:

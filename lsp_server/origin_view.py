@@ -8,6 +8,11 @@ from typing import Any
 from inference.types import Origin
 
 
+def origin_text(origin: Origin, suggestion_id: str | None = None) -> str:
+    """The markdown origin as plain text, for `window/showMessage` (shown unrendered)."""
+    return origin_markdown(origin, suggestion_id).replace("**", "").replace("`", "")
+
+
 def origin_markdown(origin: Origin, suggestion_id: str | None = None) -> str:
     t = origin.timing
     reuse = f"{t.tokens_reused}/{t.prompt_tokens}" if t.prompt_tokens else "0/0"

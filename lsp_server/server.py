@@ -23,7 +23,7 @@ from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
 from lsp_server.models import ModelManager
-from lsp_server.origin_view import origin_dict, origin_markdown
+from lsp_server.origin_view import origin_dict, origin_text
 from lsp_server.progress import work_done
 from lsp_server.settings import Settings, parse_settings
 
@@ -256,7 +256,7 @@ def create_server() -> FocalServer:
         if sug is None:
             ls.tell("Focal: no suggestion to show the origin of yet.", types.MessageType.Info)
             return None
-        ls.tell(origin_markdown(sug.origin, sug.id), types.MessageType.Info)
+        ls.tell(origin_text(sug.origin, sug.id), types.MessageType.Info)
         return {"id": sug.id, "origin": origin_dict(sug.origin)}
 
     @server.feature(STATUS_REQUEST)

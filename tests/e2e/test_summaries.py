@@ -82,7 +82,7 @@ async def test_summary_of_a_staged_change_with_rename_binary_and_generated_files
     await start(client, repo, {"model": {"path": str(smollm2)}})
     result = await summarize(client, repo)
     assert "error" not in result, result
-    subject, body = check_shape(result["message"])
+    subject, _ = check_shape(result["message"])
     assert result["subject"] == subject
     assert result["files"] == 4 and result["passes"] == 1
     origin = result["origin"]
