@@ -8,6 +8,7 @@ answered at once with `Cancelled("superseded")`, a running one stops between two
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -61,6 +62,9 @@ class _Job:
     cancel: threading.Event
     reason: str = "cancelled"
     started: float = 0.0
+    guard: threading.Condition | None = None
+    """The engine's lock: a queued job is either started by the worker or answered by
+    `cancel`, never both."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,17 @@ class EngineRequest:
     _job: _Job
 
     def cancel(self, reason: str = "cancelled") -> None:
-        self._job.reason = reason
-        self._job.cancel.set()
-        # A queued job never started: answer it now.
-        if not self._job.started and self.future.set_running_or_notify_cancel():
-            self.future.set_exception(Cancelled(reason))
+        job = self._job
+        job.reason = reason
+        job.cancel.set()
+        # A queued job never started: answer it now (the worker then skips it).
+        with job.guard or contextlib.nullcontext():
+            if (
+                not job.started
+                and not self.future.done()
+                and self.future.set_running_or_notify_cancel()
+            ):
+                self.future.set_exception(Cancelled(reason))
 
 
 def gpu_offload_supported() -> bool:
@@ -143,6 +153,7 @@ class LlamaEngine:
             future=Future(),
             submitted=time.perf_counter(),
             cancel=threading.Event(),
+            guard=self._cv,
         )
         with self._cv:
             if self._closed:
@@ -153,7 +164,7 @@ class LlamaEngine:
                     self._pending.remove(old)
                     old.reason = "superseded"
                     old.cancel.set()
-                    if old.future.set_running_or_notify_cancel():
+                    if not old.future.done() and old.future.set_running_or_notify_cancel():
                         old.future.set_exception(Cancelled("superseded"))
                 if self._running and self._running.document == document:
                     self._running.reason = "superseded"
@@ -199,8 +210,11 @@ class LlamaEngine:
         p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
         check = stop or (lambda text: (False, len(text), ""))
         return self.submit(
-            lambda job: self._run_text(
-                job, self._text_tokens(prompt, special=False), p, check, "completion"
+            lambda job: replace(
+                self._run_text(
+                    job, self._text_tokens(prompt, special=False), p, check, "completion"
+                ),
+                prompt=prompt,
             ),
             document,
         )
@@ -209,7 +223,7 @@ class LlamaEngine:
         with self._cv:
             self._closed = True
             for job in self._pending:
-                if job.future.set_running_or_notify_cancel():
+                if not job.future.done() and job.future.set_running_or_notify_cancel():
                     job.future.set_exception(Cancelled("shutdown"))
             self._pending.clear()
             if self._running:
@@ -305,8 +319,8 @@ class LlamaEngine:
                 if self._closed:
                     break
                 job = self._pending.pop(0)
-                if not job.future.set_running_or_notify_cancel():
-                    continue
+                if job.future.done() or not job.future.set_running_or_notify_cancel():
+                    continue  # answered already (cancelled while queued)
                 job.started = time.perf_counter()
                 self._running = job
             try:
@@ -326,7 +340,7 @@ class LlamaEngine:
         with self._cv:
             self._closed = True
             for job in self._pending:
-                if job.future.set_running_or_notify_cancel():
+                if not job.future.done() and job.future.set_running_or_notify_cancel():
                     job.future.set_exception(err)
             self._pending.clear()
 
@@ -398,7 +412,7 @@ class LlamaEngine:
         text = rules.finish(raw)
         timing = self._timing(job, result)
         origin = self.origin(params, timing, result.confidence, result.stop_reason, bundle)
-        return Suggestion(id=job.id, text=text, origin=origin)
+        return Suggestion(id=job.id, text=text, origin=origin, prompt=prompt.text)
 
     def _text_tokens(self, text: str, special: bool) -> list[int]:
         ids = [self._llama.token_bos()] if self.card.add_bos else []
@@ -438,7 +452,8 @@ class LlamaEngine:
                 f"{self._llama.n_ctx()}; raise `focal.model.contextLength` or select less code."
             )
         params = replace(params, max_tokens=max_tokens)
-        return self._run_text(job, tokens, params, lambda t: (False, len(t), ""), "chat")
+        suggestion = self._run_text(job, tokens, params, lambda t: (False, len(t), ""), "chat")
+        return replace(suggestion, prompt=rendered)
 
     def _run_text(
         self,

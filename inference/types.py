@@ -119,6 +119,8 @@ class Suggestion:
     id: str
     text: str
     origin: Origin
+    prompt: str = field(default="", repr=False)
+    """The prompt as the model saw it (for the ledger's digest, or its text when allowed)."""
 
 
 @dataclass(frozen=True)
