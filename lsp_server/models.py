@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.defaults import NO_MODEL_HELP, default_model_path
 from inference.engine import EngineConfig, LlamaEngine
 from inference.model_card import ModelError, read_model_card
-from lsp_server.settings import ModelSettings
+from lsp_server.settings import ModelSettings, RemoteSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class ModelManager:
     def __init__(self, on_error: Callable[[str], None], on_ready: Callable[[LlamaEngine], None]):
         self._on_error = on_error
         self._on_ready = on_ready
-        self._settings: ModelSettings | None = None
+        self._settings: tuple | None = None
         self._task: asyncio.Task[LlamaEngine | None] | None = None
         self._state = ModelState("idle")
 
@@ -37,13 +38,23 @@ class ModelManager:
     def state(self) -> ModelState:
         return self._state
 
-    def configure(self, settings: ModelSettings) -> None:
-        """Start loading the model these settings name, unless it is already the one loaded."""
-        if settings == self._settings and self._task is not None:
+    def configure(
+        self,
+        settings: ModelSettings,
+        remote: RemoteSettings | None = None,
+        allow_remote: bool = False,
+    ) -> None:
+        """Start loading the model these settings name, unless it is already the one loaded.
+        A remote engine is used only when one is configured *and* remote use is allowed."""
+        remote = remote if remote is not None and remote.url else None
+        key = (settings, remote, allow_remote if remote else False)
+        if key == self._settings and self._task is not None:
             return
-        self._settings = settings
+        self._settings = key
         old = self._task
-        self._task = asyncio.get_running_loop().create_task(self._load(settings, old))
+        self._task = asyncio.get_running_loop().create_task(
+            self._load(settings, old, remote, allow_remote)
+        )
         self._task.add_done_callback(_log_task_error)
 
     async def engine(self) -> LlamaEngine | None:
@@ -57,13 +68,26 @@ class ModelManager:
                 return None
             raise
 
-    async def _load(self, settings: ModelSettings, old: asyncio.Task | None) -> LlamaEngine | None:
+    async def _load(
+        self,
+        settings: ModelSettings,
+        old: asyncio.Task | None,
+        remote: RemoteSettings | None = None,
+        allow_remote: bool = False,
+    ) -> LlamaEngine | None:
         if old is not None:
             old.cancel()
             prev = self._state.engine
             if prev is not None:
                 await asyncio.to_thread(prev.close)
         self._state = ModelState("loading")
+        if remote is not None:
+            if allow_remote:
+                return await self._load_remote(remote)
+            self._on_error(
+                f"a remote engine is configured ({remote.url}) but `focal.privacy.allowRemote` "
+                "is false: nothing leaves this machine, so the local model is used."
+            )
         path = default_model_path(settings.path)
         if path is None:
             return self._fail(NO_MODEL_HELP)
@@ -86,6 +110,31 @@ class ModelManager:
         self._state = ModelState("ready", engine)
         self._on_ready(engine)
         return engine
+
+    async def _load_remote(self, remote: RemoteSettings):
+        from inference.remote import RemoteEngine
+
+        key = os.environ.get(remote.api_key_env) if remote.api_key_env else None
+        try:
+            engine = RemoteEngine(
+                remote.url or "",
+                remote.model,
+                key,
+                remote.timeout_s,
+                remote.retries,
+                allow_remote=True,
+                fim=remote.fim,
+                fim_family=remote.fim_family,
+            )
+            await asyncio.wrap_future(engine.loaded_future)
+        except ModelError as exc:
+            return self._fail(str(exc))
+        except Exception as exc:
+            log.exception("remote engine failed")
+            return self._fail(f"Focal could not use the remote engine {remote.url}: {exc}")
+        self._state = ModelState("ready", engine)  # type: ignore[arg-type]
+        self._on_ready(engine)  # type: ignore[arg-type]
+        return engine  # type: ignore[return-value]
 
     def _fail(self, message: str) -> None:
         self._state = ModelState("error", error=message)

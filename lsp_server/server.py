@@ -15,13 +15,17 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from inference.engine import LlamaEngine
 from inference.types import Suggestion
 from lsp_server import __version__
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
+from lsp_server.features.provenance import ProvenanceFeature
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
+from lsp_server.ledger import trailers
+from lsp_server.ledger.hover import origin_markdown as record_markdown
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_dict, origin_text
 from lsp_server.progress import work_done
@@ -41,11 +45,15 @@ class FocalServer(LanguageServer):
         self.settings = Settings()
         self.root: Path | None = None
         self.models = ModelManager(self._model_error, self._model_ready)
+        self.provenance = ProvenanceFeature(
+            lambda message: self.tell(message, types.MessageType.Warning), self._document
+        )
         self.completion = CompletionFeature(
             self.models,
             lambda: self.settings.completion,
             lambda: self.root,
             lambda: str(self.workspace.position_encoding or "utf-16"),
+            self.provenance.suggested,
         )
         self.fixes = FixFeature(
             self.models,
@@ -53,7 +61,7 @@ class FocalServer(LanguageServer):
             lambda message: self.tell(message, types.MessageType.Warning),
             lambda: str(self.workspace.position_encoding or "utf-16"),
         )
-        self.summary = SummaryFeature(self.models.engine, lambda: self.root)
+        self.summary = SummaryFeature(self.models.engine, lambda: self.root, self._trailers)
         self.accepted: list[dict[str, Any]] = []
 
     def remember(
@@ -61,6 +69,17 @@ class FocalServer(LanguageServer):
     ) -> None:
         """Keep a suggestion made outside completion (a fix) so that acceptance finds it."""
         self.completion.remember(suggestion)
+        self.provenance.suggested(suggestion, task, uri, line, character)
+
+    def _document(self, uri: str) -> TextDocument | None:
+        try:
+            return self.workspace.get_text_document(uri)
+        except Exception:
+            return None
+
+    def _trailers(self, root: Path) -> list[str]:
+        ledger = self.provenance.ledger
+        return trailers(ledger, root) if ledger is not None else []
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """A `window/showMessage` to the user (and the log)."""
@@ -89,7 +108,8 @@ class FocalServer(LanguageServer):
         for p in problems:
             self.tell(f"Focal: {p}", types.MessageType.Warning)
         self.settings = settings
-        self.models.configure(settings.model)
+        self.models.configure(settings.model, settings.remote, settings.privacy.allow_remote)
+        self.provenance.configure(settings.ledger)
 
     def status(self) -> dict[str, Any]:
         st = self.models.state
@@ -241,7 +261,7 @@ def create_server() -> FocalServer:
         info = args if isinstance(args, dict) else {}
         sid = info.get("suggestionId")
         event = info.get("event") if info.get("event") in ("applied", "accepted") else "accepted"
-        known = sid in ls.completion.recent
+        known = ls.provenance.event(str(sid), event, info.get("uri")) if sid else False
         ls.accepted.append(
             {"suggestionId": sid, "uri": info.get("uri"), "known": known, "event": event}
         )
@@ -249,15 +269,41 @@ def create_server() -> FocalServer:
         return known
 
     @server.command(SHOW_ORIGIN_COMMAND)
-    def show_origin(ls: FocalServer, args: dict[str, Any] | None = None) -> dict | None:
+    async def show_origin(ls: FocalServer, args: dict[str, Any] | None = None) -> dict | None:
+        """The origin of a suggestion (by id), of the code on a line (`uri` + `line`, from
+        the ledger), or of the last suggestion."""
         info = args if isinstance(args, dict) else {}
         sid = info.get("suggestionId")
+        uri, line = info.get("uri"), info.get("line")
+        if not sid and isinstance(uri, str) and isinstance(line, int):
+            doc = ls._document(uri)
+            record = await ls.provenance.origin_at(doc, line) if doc is not None else None
+            if record is None:
+                ls.tell(
+                    f"Focal: no suggestion is recorded for line {line + 1}.",
+                    types.MessageType.Info,
+                )
+                return None
+            ls.tell(
+                record_markdown(record).replace("**", "").replace("`", ""), types.MessageType.Info
+            )
+            return {"id": record.id, "origin": origin_dict(record.origin())}
         sug = ls.completion.recent.get(sid) if sid else ls.completion.last
+        if sug is None and sid:
+            record = ls.provenance.record(str(sid))
+            if record is not None:
+                return {"id": record.id, "origin": origin_dict(record.origin())}
         if sug is None:
             ls.tell("Focal: no suggestion to show the origin of yet.", types.MessageType.Info)
             return None
         ls.tell(origin_text(sug.origin, sug.id), types.MessageType.Info)
         return {"id": sug.id, "origin": origin_dict(sug.origin)}
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded(lambda: None)
+    async def hover(ls: FocalServer, params: types.HoverParams):
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        return await ls.provenance.hover(doc, params.position)
 
     @server.feature(STATUS_REQUEST)
     def status(ls: FocalServer, params: Any = None) -> dict[str, Any]:
@@ -266,6 +312,7 @@ def create_server() -> FocalServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: FocalServer, params: Any = None) -> None:
         ls.models.close()
+        ls.provenance.close()
 
     return server
 

@@ -39,6 +39,8 @@ class ModelSettings:
     """FIM order: `auto` (from the vocabulary), `psm` (prefix-suffix-middle) or `spm`."""
     flash_attn: bool = False
     """Flash attention (needed for a quantized V cache); off by default as in llama.cpp."""
+    folders: tuple[str, ...] = ()
+    """Extra folders searched for GGUF models (`focal models`)."""
 
 
 @attrs.frozen
@@ -67,6 +69,29 @@ class PrivacySettings:
     """Allow a remote engine. Off: nothing leaves this machine."""
 
 
+_REMOTE_FIM = ("auto", "template", "suffix", "prefix")
+
+
+@attrs.frozen
+class RemoteSettings:
+    url: str | None = None
+    """An OpenAI-compatible server (llama.cpp's llama-server, vLLM, Ollama), e.g.
+    `http://gpu-box:8080`. Used only when `privacy.allowRemote` is true."""
+    model: str | None = None
+    """The served model id; default: the first one the server lists."""
+    api_key_env: str | None = "FOCAL_REMOTE_API_KEY"
+    """Environment variable holding the API key (keys stay out of settings files)."""
+    timeout_s: float = attrs.field(default=30.0, validator=_in_range(1, 600))
+    """Seconds to wait for the server before giving up on a request."""
+    retries: int = attrs.field(default=2, validator=_in_range(0, 10))
+    """Retries, with backoff, when the server cannot be reached."""
+    fim: str = attrs.field(default="auto", validator=attrs.validators.in_(_REMOTE_FIM))
+    """How completions reach the server: `auto`, `template` (Focal builds the FIM prompt),
+    `suffix` (the server's own FIM via the `suffix` field) or `prefix` (prefix only)."""
+    fim_family: str | None = None
+    """The served model's FIM family (e.g. `qwen`), when its id does not reveal it."""
+
+
 @attrs.frozen
 class LedgerSettings:
     store_text: bool = False
@@ -79,10 +104,18 @@ class Settings:
     completion: CompletionSettings = CompletionSettings()
     index: IndexSettings = IndexSettings()
     privacy: PrivacySettings = PrivacySettings()
+    remote: RemoteSettings = RemoteSettings()
     ledger: LedgerSettings = LedgerSettings()
 
 
-for _cls in (ModelSettings, CompletionSettings, IndexSettings, PrivacySettings, LedgerSettings):
+for _cls in (
+    ModelSettings,
+    CompletionSettings,
+    IndexSettings,
+    PrivacySettings,
+    RemoteSettings,
+    LedgerSettings,
+):
     attrs.resolve_types(_cls)
 attrs.resolve_types(Settings)
 

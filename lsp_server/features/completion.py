@@ -37,8 +37,10 @@ class CompletionFeature:
         settings: Callable[[], CompletionSettings],
         workspace_root: Callable[[], Path | None],
         position_encoding: Callable[[], str] = lambda: "utf-16",
+        on_suggestion: Callable[[Suggestion, str, str, int, int], None] | None = None,
     ) -> None:
         self._encoding = position_encoding
+        self._on_suggestion = on_suggestion or (lambda *args: None)
         self._models = models
         self._settings = settings
         self._root = workspace_root
@@ -92,6 +94,13 @@ class CompletionFeature:
         except Cancelled as exc:
             raise JsonRpcRequestCancelled(f"Completion {exc.reason}") from None
         self.remember(suggestion)
+        self._on_suggestion(
+            suggestion,
+            "inline" if kind == "inline" else "complete",
+            task.document,
+            task.line,
+            task.character,
+        )
         return suggestion
 
     def remember(self, suggestion: Suggestion) -> None:

@@ -5,10 +5,11 @@ import { expandPath } from './serverCommand';
 
 /** The server's sections and their (camelCase) fields; anything else stays on the client. */
 export const SERVER_SETTINGS: Readonly<Record<string, readonly string[]>> = {
-  model: ['path', 'gpuLayers', 'contextLength', 'threads', 'fimOrder', 'flashAttn'],
+  model: ['path', 'gpuLayers', 'contextLength', 'threads', 'fimOrder', 'flashAttn', 'folders'],
   completion: ['enabled', 'maxTokens', 'timeBudgetMs', 'temperature', 'multiline'],
   index: ['enabled'],
   privacy: ['allowRemote'],
+  remote: ['url', 'model', 'apiKeyEnv', 'timeoutS', 'retries', 'fim', 'fimFamily'],
   ledger: ['storeText'],
 };
 
