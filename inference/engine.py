@@ -95,7 +95,7 @@ def gpu_offload_supported() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
-def _memory_available() -> int | None:
+def memory_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -233,6 +233,12 @@ class LlamaEngine:
         self._thread.join(timeout=10)
 
     @property
+    def busy(self) -> bool:
+        """Work queued or running (an idle engine may be unloaded)."""
+        with self._cv:
+            return bool(self._pending or self._running)
+
+    @property
     def n_ctx(self) -> int:
         """The context window in tokens (once loaded)."""
         self.wait_loaded()
@@ -252,7 +258,7 @@ class LlamaEngine:
         llama_log.install()
         cfg = self.config
         offload = cfg.n_gpu_layers != 0 and gpu_offload_supported()
-        avail = _memory_available()
+        avail = memory_available()
         if not offload and avail is not None and self.card.size_bytes > avail:
             raise ModelError(
                 f"{self.card.path.name} needs about {self.card.size_bytes / 2**30:.1f} GiB of "

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from inference.defaults import NO_MODEL_HELP, default_model_path
-from inference.engine import EngineConfig, LlamaEngine
+from inference.engine import EngineConfig, LlamaEngine, memory_available
 from inference.model_card import ModelError, read_model_card
-from lsp_server.settings import ModelSettings, RemoteSettings
+from lsp_server.settings import ModelSettings, RemoteSettings, RouteSettings
+
+TASKS = ("complete", "fix", "summarize")
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,9 @@ class ModelManager:
         self._settings: tuple | None = None
         self._task: asyncio.Task[LlamaEngine | None] | None = None
         self._state = ModelState("idle")
+        self._model_settings = ModelSettings()
+        self._routes = RouteSettings()
+        self._routed: dict[Path, _Routed] = {}
 
     @property
     def state(self) -> ModelState:
@@ -46,6 +54,7 @@ class ModelManager:
     ) -> None:
         """Start loading the model these settings name, unless it is already the one loaded.
         A remote engine is used only when one is configured *and* remote use is allowed."""
+        self._model_settings = settings
         remote = remote if remote is not None and remote.url else None
         key = (settings, remote, allow_remote if remote else False)
         if key == self._settings and self._task is not None:
@@ -57,8 +66,56 @@ class ModelManager:
         )
         self._task.add_done_callback(_log_task_error)
 
-    async def engine(self) -> LlamaEngine | None:
-        """The ready engine, waiting for a load in progress; None if there is no usable model."""
+    def configure_routes(self, routes: RouteSettings) -> None:
+        """Tasks that name their own model; models no longer named are unloaded."""
+        self._routes = routes
+        wanted = {self._route_path(t) for t in TASKS} - {None}
+        for path, r in list(self._routed.items()):
+            failed = r.task.done() and r.engine() is None
+            if path not in wanted or failed:  # a failed route is tried again on a change
+                self._unload(path)
+
+    def _route_path(self, task: str) -> Path | None:
+        value = getattr(self._routes, task, None)
+        return Path(value).expanduser() if value else None
+
+    def route(self, task: str) -> str:
+        """How `task` found its model, for the origin: `fix → qwen-instruct.gguf` or `default`."""
+        path = self._route_path(task)
+        routed = self._routed.get(path) if path is not None else None
+        if path is None or (routed is not None and routed.task.done() and routed.engine() is None):
+            return "default"
+        return f"{task} → {path.name}"
+
+    def loaded(self) -> list[dict[str, Any]]:
+        """The models in memory and what they serve."""
+        out = []
+        if self._state.engine is not None:
+            out.append({"path": str(self._state.engine.card.path), "route": "default"})
+        for path, r in self._routed.items():
+            if r.task.done() and not r.task.cancelled() and r.task.result() is not None:
+                tasks = [t for t in TASKS if self._route_path(t) == path]
+                out.append({"path": str(path), "route": ",".join(tasks)})
+        return out
+
+    async def engine(self, task: str = "complete") -> LlamaEngine | None:
+        """The engine for `task` (its route's model, else the default one), waiting for a
+        load in progress; None if there is no usable model."""
+        path = self._route_path(task)
+        if path is not None:
+            routed = self._routed.get(path)
+            if routed is None:
+                routed = _Routed(asyncio.get_running_loop().create_task(self._load_route(path)))
+                routed.task.add_done_callback(_log_task_error)
+                self._routed[path] = routed
+            routed.last_used = time.monotonic()
+            engine = await asyncio.shield(routed.task)
+            if engine is not None:
+                return engine
+            # The route's model failed (the user was told): serve with the default model.
+        return await self._default_engine()
+
+    async def _default_engine(self) -> LlamaEngine | None:
         if self._task is None:
             return None
         try:
@@ -136,16 +193,91 @@ class ModelManager:
         self._on_ready(engine)  # type: ignore[arg-type]
         return engine  # type: ignore[return-value]
 
+    async def _load_route(self, path: Path) -> LlamaEngine | None:
+        s = self._model_settings
+        config = EngineConfig(
+            n_gpu_layers=s.gpu_layers,
+            n_ctx=s.context_length,
+            n_threads=s.threads,
+            fim_order=s.fim_order,
+            flash_attn=s.flash_attn,
+        )
+        try:
+            card = await asyncio.to_thread(read_model_card, path)
+            self._make_room(card.size_bytes, keep=path)
+            engine = LlamaEngine(card, config)
+            await asyncio.wrap_future(engine.loaded_future)
+        except Exception as exc:
+            self._on_error(
+                f"the model routed for {', '.join(t for t in TASKS if self._route_path(t) == path)}"
+                f" could not be used ({exc}); the default model serves instead."
+            )
+            return None  # kept as a failed route until the settings change: no retry storm
+        log.info("routed model ready: %s", path.name)
+        return engine
+
+    def _budget(self) -> int:
+        mb = self._model_settings.memory_budget_mb
+        if mb:
+            return mb * 1024 * 1024
+        if self._auto_budget is None:
+            avail = memory_available()
+            self._auto_budget = int(avail * 0.7) if avail else 1 << 62
+        return self._auto_budget
+
+    _auto_budget: int | None = None
+
+    def _make_room(self, size: int, keep: Path) -> None:
+        """Unload idle routed models, least recently used first, until `size` more fits."""
+
+        def used() -> int:
+            total = self._state.engine.card.size_bytes if self._state.engine else 0
+            for r in self._routed.values():
+                eng = r.engine()
+                total += eng.card.size_bytes if eng is not None else 0
+            return total
+
+        for path, r in sorted(self._routed.items(), key=lambda kv: kv[1].last_used):
+            if used() + size <= self._budget():
+                return
+            eng = r.engine()
+            if path != keep and eng is not None and not eng.busy:
+                log.info("unloading idle %s to stay within the memory budget", path.name)
+                self._unload(path)
+
+    def _unload(self, path: Path) -> None:
+        routed = self._routed.pop(path, None)
+        if routed is None:
+            return
+        eng = routed.engine()
+        if eng is not None:
+            eng.close()
+        else:
+            routed.task.cancel()
+
     def _fail(self, message: str) -> None:
         self._state = ModelState("error", error=message)
         self._on_error(message)
         return None
 
     def close(self) -> None:
+        for path in list(self._routed):
+            self._unload(path)
         if self._task is not None:
             self._task.cancel()
         if self._state.engine is not None:
             self._state.engine.close()
+
+
+@dataclass
+class _Routed:
+    task: asyncio.Task
+    last_used: float = field(default_factory=time.monotonic)
+
+    def engine(self) -> LlamaEngine | None:
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is None:
+            return self.task.result()
+        return None
 
 
 def _log_task_error(task: asyncio.Task) -> None:

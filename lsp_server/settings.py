@@ -41,6 +41,19 @@ class ModelSettings:
     """Flash attention (needed for a quantized V cache); off by default as in llama.cpp."""
     folders: tuple[str, ...] = ()
     """Extra folders searched for GGUF models (`focal models`)."""
+    memory_budget_mb: int = attrs.field(default=0, validator=_in_range(0, 10_000_000))
+    """Most memory the loaded models' weights may take together; 0 = 70% of the memory
+    available at start. Idle routed models are unloaded, least recently used first."""
+
+
+@attrs.frozen
+class RouteSettings:
+    complete: str | None = None
+    """GGUF for completions (default: `model.path`), e.g. a base FIM model."""
+    fix: str | None = None
+    """GGUF for fix suggestions (default: `model.path`), e.g. an instruct model."""
+    summarize: str | None = None
+    """GGUF for commit messages (default: `model.path`), e.g. an instruct model."""
 
 
 @attrs.frozen
@@ -101,6 +114,7 @@ class LedgerSettings:
 @attrs.frozen
 class Settings:
     model: ModelSettings = ModelSettings()
+    routes: RouteSettings = RouteSettings()
     completion: CompletionSettings = CompletionSettings()
     index: IndexSettings = IndexSettings()
     privacy: PrivacySettings = PrivacySettings()
@@ -110,6 +124,7 @@ class Settings:
 
 for _cls in (
     ModelSettings,
+    RouteSettings,
     CompletionSettings,
     IndexSettings,
     PrivacySettings,

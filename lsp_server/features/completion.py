@@ -74,7 +74,7 @@ class CompletionFeature:
         s = self._settings()
         if not s.enabled:
             return None
-        engine = await self._models.engine()
+        engine = await self._models.engine("complete")
         if engine is None:
             return None
         params = GenerationParams(
@@ -93,6 +93,9 @@ class CompletionFeature:
             raise
         except Cancelled as exc:
             raise JsonRpcRequestCancelled(f"Completion {exc.reason}") from None
+        suggestion = replace(
+            suggestion, origin=replace(suggestion.origin, route=self._models.route("complete"))
+        )
         self.remember(suggestion)
         self._on_suggestion(
             suggestion,

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ class FixFeature:
         if not region.strip() or _digest(region) != data.get("digest"):
             self._tell("Focal: the code changed since this fix was offered; ask again.")
             return action
-        engine = await self._models.engine()
+        engine = await self._models.engine("fix")
         if engine is None:
             self._tell("Focal: no model is loaded, so no fix can be suggested.")
             return action
@@ -185,6 +186,9 @@ class FixFeature:
                 request.cancel("cancelled")
                 raise
             rewrite = accept_rewrite(region, suggestion.text)
+            suggestion = replace(
+                suggestion, origin=replace(suggestion.origin, route=self._models.route("fix"))
+            )
         except UnusableAnswer as exc:
             self._tell(f"Focal: no fix applied: {exc}.")
             return action

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +98,12 @@ class SummaryFeature:
 
     def __init__(
         self,
-        engine: Callable[[], Any],
+        engine: Callable[[str], Any],
         root: Callable[[], Path | None],
         trailers: Callable[[Path], list[str]] | None = None,
+        route: Callable[[str], str] = lambda task: "default",
     ) -> None:
+        self._route = route
         self._engine = engine
         self._root = root
         self._trailers = trailers
@@ -115,7 +117,7 @@ class SummaryFeature:
         if root is None:
             raise SummaryFailed("no repository: open a folder or pass `root`")
         staged = args.get("staged", True) is not False
-        engine = await self._engine()
+        engine = await self._engine("summarize")
         if engine is None:
             raise SummaryFailed("no model is loaded")
         lock = self._locks.setdefault(root, asyncio.Lock())
@@ -123,6 +125,9 @@ class SummaryFeature:
             summary = await asyncio.to_thread(
                 summarize_repo, engine, root, staged, progress, self._trailers
             )
+        message = summary.message
+        origin = replace(message.origin, route=self._route("summarize"))
+        summary = replace(summary, message=replace(message, origin=origin))
         self.last = summary
         log.info(
             "commit message for %s: %d files, %d passes, %.0f ms",

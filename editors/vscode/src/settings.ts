@@ -5,7 +5,17 @@ import { expandPath } from './serverCommand';
 
 /** The server's sections and their (camelCase) fields; anything else stays on the client. */
 export const SERVER_SETTINGS: Readonly<Record<string, readonly string[]>> = {
-  model: ['path', 'gpuLayers', 'contextLength', 'threads', 'fimOrder', 'flashAttn', 'folders'],
+  model: [
+    'path',
+    'gpuLayers',
+    'contextLength',
+    'threads',
+    'fimOrder',
+    'flashAttn',
+    'folders',
+    'memoryBudgetMb',
+  ],
+  routes: ['complete', 'fix', 'summarize'],
   completion: ['enabled', 'maxTokens', 'timeBudgetMs', 'temperature', 'multiline'],
   index: ['enabled'],
   privacy: ['allowRemote'],
