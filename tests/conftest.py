@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from inference.defaults import embedded_model
+
+OFFLINE_DIR = Path(__file__).parent / "offline"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The whole suite runs offline: every Python process it starts (servers, CLIs, nvim's
+    server) gets the guard through PYTHONPATH, and any connection leaving the machine is
+    refused and recorded. The session fails if one was attempted."""
+    log = Path(tempfile.mkdtemp(prefix="focal-offline-")) / "attempts.log"
+    log.touch()
+    os.environ["FOCAL_OFFLINE_GUARD"] = "1"
+    os.environ["FOCAL_OFFLINE_LOG"] = str(log)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(OFFLINE_DIR), os.environ.get("PYTHONPATH", "")) if p
+    )
+    spec = importlib.util.spec_from_file_location(
+        "focal_offline_guard", OFFLINE_DIR / "sitecustomize.py"
+    )
+    assert spec is not None and spec.loader is not None
+    guard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guard)  # installs itself: the variable above is set
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    log = os.environ.get("FOCAL_OFFLINE_LOG")
+    text = Path(log).read_text() if log and Path(log).exists() else ""
+    if text.strip():
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "OFFLINE GUARD: connections that would have left the machine:\n" + text, red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
