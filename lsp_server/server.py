@@ -6,6 +6,7 @@ feature, so that one broken feature cannot take the server down.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from pathlib import Path
@@ -20,10 +21,12 @@ from pygls.workspace import TextDocument
 from inference.engine import LlamaEngine
 from inference.types import Suggestion
 from lsp_server import __version__
+from lsp_server.features import debug
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
 from lsp_server.features.provenance import ProvenanceFeature
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
+from lsp_server.features.workspace_index import WorkspaceIndexFeature
 from lsp_server.ledger import trailers
 from lsp_server.ledger.hover import origin_markdown as record_markdown
 from lsp_server.models import ModelManager
@@ -61,8 +64,21 @@ class FocalServer(LanguageServer):
             lambda message: self.tell(message, types.MessageType.Warning),
             lambda: str(self.workspace.position_encoding or "utf-16"),
         )
-        self.summary = SummaryFeature(self.models.engine, lambda: self.root, self._trailers)
+        self.summary = SummaryFeature(
+            self.models.engine, lambda: self.root, self._trailers, self.models.route
+        )
         self.accepted: list[dict[str, Any]] = []
+        self.workspace_index: WorkspaceIndexFeature | None = None
+        self._index_task: asyncio.Task | None = None
+
+    def start_index(self) -> None:
+        """Build and watch the workspace index in the background (once, when on)."""
+        if self.workspace_index is not None or not self.settings.index.enabled:
+            return
+        self.workspace_index = WorkspaceIndexFeature(self, self.root)
+        self._index_task = asyncio.get_running_loop().create_task(
+            self.workspace_index.start(self)
+        )
 
     def remember(
         self, suggestion: Suggestion, task: str, uri: str, line: int, character: int
@@ -109,6 +125,7 @@ class FocalServer(LanguageServer):
             self.tell(f"Focal: {p}", types.MessageType.Warning)
         self.settings = settings
         self.models.configure(settings.model, settings.remote, settings.privacy.allow_remote)
+        self.models.configure_routes(settings.routes)
         self.provenance.configure(settings.ledger)
 
     def status(self) -> dict[str, Any]:
@@ -133,6 +150,7 @@ class FocalServer(LanguageServer):
             "state": st.state,
             "error": st.error,
             "model": model,
+            "loaded": self.models.loaded(),
             "lastSuggestion": (
                 {"id": last.id, "origin": origin_dict(last.origin)} if last is not None else None
             ),
@@ -175,6 +193,7 @@ def create_server() -> FocalServer:
     async def initialized(ls: FocalServer, params: types.InitializedParams) -> None:
         ls.apply_settings(getattr(ls, "_init_options", None))
         await _pull_configuration(ls)
+        ls.start_index()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -299,6 +318,26 @@ def create_server() -> FocalServer:
         ls.tell(origin_text(sug.origin, sug.id), types.MessageType.Info)
         return {"id": sug.id, "origin": origin_dict(sug.origin)}
 
+    @server.feature(types.WORKSPACE_SYMBOL)
+    @guarded(list)
+    async def workspace_symbol(ls: FocalServer, params: types.WorkspaceSymbolParams):
+        index = ls.workspace_index
+        return index.workspace_symbol(params.query) if index is not None else []
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: FocalServer, params: types.DidSaveTextDocumentParams) -> None:
+        if ls.workspace_index is not None:
+            ls.workspace_index.did_save(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: FocalServer, params: types.DidChangeTextDocumentParams) -> None:
+        # pygls has already applied the edit to its document; this only re-indexes.
+        if ls.workspace_index is None:
+            return
+        doc = ls._document(params.text_document.uri)
+        if doc is not None:
+            ls.workspace_index.did_change(doc.uri, doc.source)
+
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(lambda: None)
     async def hover(ls: FocalServer, params: types.HoverParams):
@@ -311,9 +350,12 @@ def create_server() -> FocalServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: FocalServer, params: Any = None) -> None:
+        if ls.workspace_index is not None:
+            ls.workspace_index.stop()
         ls.models.close()
         ls.provenance.close()
 
+    debug.register(server)
     return server
 
 
