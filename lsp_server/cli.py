@@ -243,6 +243,9 @@ _COMMAND_MODULES = (
     "lsp_server.ledger.cli",
     "inference.models_cli",
     "inference.synthetic_cli",
+    "lsp_server.cli_bench",
+    "lsp_server.doctor",
+    "lsp_server.cli_context",
 )
 
 
