@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.ignore import ai_refusal
+
 # Files whose diff says nothing a commit message needs; they are listed by name only.
 GENERATED_GLOBS = (
     "*.lock",
@@ -50,8 +52,10 @@ class FileDiff:
     binary: bool
     generated: bool
     patch: str
-    """The unified diff of this file; empty for binary and generated files."""
+    """The unified diff of this file; empty for binary, generated and withheld files."""
     old_path: str | None = None
+    withheld: str = ""
+    """Why the content must not reach a model (a secret, an AI ignore file); "" when it may."""
 
 
 @dataclass(frozen=True)
@@ -135,12 +139,13 @@ def read_diff(path: Path, staged: bool = True, max_patch_chars: int = 200_000) -
     for status, p, old in _parse_name_status(names):
         added, removed, binary = stats.get(p, (0, 0, False))
         generated = is_generated(p)
+        withheld = ai_refusal(root, p) or (ai_refusal(root, old) if old else None) or ""
         patch = ""
-        if not binary and not generated:
+        if not binary and not generated and not withheld:
             patch = _git(root, *base, *common, "--", *([old] if old else []), p)
             if len(patch) > max_patch_chars:
                 patch = patch[:max_patch_chars] + "\n[... diff truncated ...]\n"
-        files.append(FileDiff(p, status, added, removed, binary, generated, patch, old))
+        files.append(FileDiff(p, status, added, removed, binary, generated, patch, old, withheld))
     return RepoDiff(root, branch, head, staged, tuple(files))
 
 

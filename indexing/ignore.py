@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 IGNORE_FILES = (".gitignore", ".focalignore", ".aiignore", ".aiexclude")
+AI_IGNORE_FILES = (".focalignore", ".aiignore", ".aiexclude")
+"""The ignore files that say "no AI here" (as opposed to `.gitignore`'s "not in the repo")."""
 NOAI_FILE = ".noai"
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".jj"})
 
@@ -169,8 +171,14 @@ def _read_rules(path: str) -> tuple[Rule, ...]:
 class IgnoreRules:
     """The ignore rules of one workspace, read lazily per directory and cached by mtime."""
 
-    def __init__(self, root: str | os.PathLike[str], extra: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        extra: Iterable[str] = (),
+        files: tuple[str, ...] = IGNORE_FILES,
+    ) -> None:
         self.root = os.path.abspath(root)
+        self._files = files
         self._extra = parse_rules("\n".join(extra))
         self._cache: dict[str, tuple[tuple, tuple[Rule, ...]]] = {}
         self._lock = threading.Lock()
@@ -178,8 +186,9 @@ class IgnoreRules:
     def rules_in(self, rel_dir: str) -> tuple[Rule, ...]:
         """Rules from the ignore files of one directory (workspace-relative, '' = root)."""
         d = os.path.join(self.root, rel_dir) if rel_dir else self.root
-        names = [*IGNORE_FILES, os.path.join(".git", "info", "exclude")] if not rel_dir else []
-        names = names or list(IGNORE_FILES)
+        names = list(self._files)
+        if not rel_dir and ".gitignore" in self._files:
+            names.append(os.path.join(".git", "info", "exclude"))
         stamp = []
         for name in names:
             try:
@@ -276,3 +285,32 @@ def is_excluded(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> b
     """True when `path` must stay out of the index and out of every prompt: the project
     has `.noai`, the file is a secret, or an ignore file (or `.git`) excludes it."""
     return exclusion_reason(root, path) is not None
+
+
+_ai_matchers: dict[str, IgnoreRules] = {}
+
+
+def ai_refusal(root: str | os.PathLike[str] | None, path: str | os.PathLike[str]) -> str | None:
+    """Why no model may see `path` (a document being edited, a file in a diff), or None.
+
+    Stricter than nothing, looser than `exclusion_reason`: a file only in `.gitignore` (a
+    build output, a local script) may still be completed, but `.noai`, a secret, and the
+    AI ignore files (`.aiignore`, `.aiexclude`, `.focalignore`) always refuse."""
+    full = os.path.abspath(path if root is None else os.path.join(root, path))
+    if is_secret(full) or is_secret(os.path.realpath(full)):
+        return "it holds secrets"
+    if root is None:
+        return None
+    root_s = os.path.abspath(root)
+    if ai_disabled(root_s):
+        return "AI features are off for this project (.noai)"
+    rel = os.path.relpath(full, root_s)
+    if rel == "." or rel == ".." or rel.startswith(".." + os.sep):
+        return None
+    with _matchers_lock:
+        rules = _ai_matchers.get(root_s)
+        if rules is None:
+            rules = _ai_matchers[root_s] = IgnoreRules(root_s, files=AI_IGNORE_FILES)
+    if rules.is_ignored(rel.replace(os.sep, "/"), is_dir=False):
+        return "an AI ignore file (.aiignore, .aiexclude or .focalignore) excludes it"
+    return None

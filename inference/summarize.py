@@ -41,6 +41,7 @@ class ChangedFile(Protocol):
     generated: bool
     patch: str
     old_path: str | None
+    withheld: str
 
 
 class SummaryError(Exception):
@@ -83,6 +84,8 @@ def describe(f: ChangedFile) -> str:
     what = f.status
     if f.old_path and f.old_path != f.path:
         what = f"renamed from {f.old_path}"
+    if f.withheld:
+        return f"{f.path} ({what}, content withheld)"
     if f.binary:
         return f"{f.path} ({what}, binary)"
     if f.generated:
@@ -91,7 +94,7 @@ def describe(f: ChangedFile) -> str:
 
 
 def _named_only(f: ChangedFile) -> bool:
-    return f.binary or f.generated or not f.patch.strip()
+    return f.binary or f.generated or bool(f.withheld) or not f.patch.strip()
 
 
 class Summarizer:
@@ -142,7 +145,7 @@ class Summarizer:
             material, cut = self._clip(material, budget)
             clipped |= cut
         else:
-            material = "Only binary or generated files changed."
+            material = "Only binary, generated or withheld files changed."
         if named:
             material += "\nAlso changed (not shown): " + ", ".join(describe(f) for f in named)
         if branch:

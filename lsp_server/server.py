@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
+from indexing.ignore import ai_refusal
 from inference.engine import LlamaEngine
 from inference.types import Suggestion
 from lsp_server import __version__
@@ -26,6 +28,7 @@ from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
 from lsp_server.features.provenance import ProvenanceFeature
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
+from lsp_server.features.syntax import SyntaxDiagnostics
 from lsp_server.features.workspace_index import WorkspaceIndexFeature
 from lsp_server.ledger import trailers
 from lsp_server.ledger.hover import origin_markdown as record_markdown
@@ -33,6 +36,7 @@ from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_dict, origin_text
 from lsp_server.progress import work_done
 from lsp_server.settings import Settings, parse_settings
+from lsp_server.wire import FocalProtocol, FramingGuard
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ class FocalServer(LanguageServer):
     """pygls server plus Focal's state: settings, the model, the features."""
 
     def __init__(self) -> None:
-        super().__init__("focal", __version__)
+        super().__init__("focal", __version__, protocol_cls=FocalProtocol)
         self.settings = Settings()
         self.root: Path | None = None
         self.models = ModelManager(self._model_error, self._model_ready)
@@ -57,6 +61,9 @@ class FocalServer(LanguageServer):
             lambda: self.root,
             lambda: str(self.workspace.position_encoding or "utf-16"),
             self.provenance.suggested,
+            context_settings=lambda: self.settings.context,
+            index=lambda: self.workspace_index.index if self.workspace_index else None,
+            documents=lambda: list(self.workspace.text_documents.values()),
         )
         self.fixes = FixFeature(
             self.models,
@@ -67,9 +74,19 @@ class FocalServer(LanguageServer):
         self.summary = SummaryFeature(
             self.models.engine, lambda: self.root, self._trailers, self.models.route
         )
+        self.syntax = SyntaxDiagnostics(
+            self._publish_diagnostics,
+            lambda: self.settings.diagnostics.syntax,
+            lambda: str(self.workspace.position_encoding or "utf-16"),
+        )
         self.accepted: list[dict[str, Any]] = []
+        self._refused: set[str] = set()
         self.workspace_index: WorkspaceIndexFeature | None = None
         self._index_task: asyncio.Task | None = None
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        # Malformed framing is logged and skipped, never fatal (`lsp_server.wire`).
+        super().start_io(FramingGuard(stdin or sys.stdin.buffer), stdout)
 
     def start_index(self) -> None:
         """Build and watch the workspace index in the background (once, when on)."""
@@ -79,6 +96,35 @@ class FocalServer(LanguageServer):
         self._index_task = asyncio.get_running_loop().create_task(
             self.workspace_index.start(self)
         )
+
+    def _publish_diagnostics(
+        self, uri: str, version: int | None, diagnostics: list[types.Diagnostic]
+    ) -> None:
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics)
+        )
+
+    def check_syntax(self, uri: str) -> None:
+        doc = self._document(uri)
+        if doc is not None:
+            self.syntax.changed(doc.uri, doc.language_id or "", doc.version, lambda: doc.source)
+
+    def refusal(self, uri: str) -> str | None:
+        """Why no model may see this document (`.noai`, a secret, an AI ignore file), or
+        None. The user is told once per document."""
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        if not path:
+            return None  # an untitled buffer: nothing on disk to protect
+        try:
+            reason = ai_refusal(self.root, path)
+        except OSError:
+            log.warning("cannot check the AI policy of %s", path, exc_info=True)
+            reason = None
+        if reason is not None and uri not in self._refused:
+            self._refused.add(uri)
+            name = Path(path).name
+            self.tell(f"Focal: no suggestions in {name}: {reason}.", types.MessageType.Info)
+        return reason
 
     def remember(
         self, suggestion: Suggestion, task: str, uri: str, line: int, character: int
@@ -127,6 +173,9 @@ class FocalServer(LanguageServer):
         self.models.configure(settings.model, settings.remote, settings.privacy.allow_remote)
         self.models.configure_routes(settings.routes)
         self.provenance.configure(settings.ledger)
+        if not settings.diagnostics.syntax:
+            for uri in list(self.workspace.text_documents):
+                self.syntax.clear(uri)
 
     def status(self) -> dict[str, Any]:
         st = self.models.state
@@ -208,6 +257,8 @@ def create_server() -> FocalServer:
     @guarded(lambda: types.InlineCompletionList(items=[]))
     async def inline_completion(ls: FocalServer, params: types.InlineCompletionParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
+        if ls.refusal(doc.uri):
+            return types.InlineCompletionList(items=[])
         return await ls.completion.inline(doc, params)
 
     @server.feature(
@@ -219,6 +270,8 @@ def create_server() -> FocalServer:
         doc = ls.workspace.get_text_document(params.text_document.uri)
         if ls.summary.is_commit_buffer(doc):
             return await ls.summary.completion(doc, params)
+        if ls.refusal(doc.uri):
+            return types.CompletionList(is_incomplete=False, items=[])
         return await ls.completion.completion(doc, params)
 
     @server.feature(
@@ -231,6 +284,8 @@ def create_server() -> FocalServer:
     @guarded(list)
     async def code_action(ls: FocalServer, params: types.CodeActionParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
+        if ls.refusal(doc.uri):
+            return []
         actions = ls.fixes.actions(doc, params)
         caps = ls.client_capabilities
         tag_actions(actions, caps)
@@ -248,6 +303,8 @@ def create_server() -> FocalServer:
             return action
         try:
             doc = ls.workspace.get_text_document(str(data["uri"]))
+            if ls.refusal(doc.uri):
+                return action
             return await ls.fixes.resolve(action, doc, ls.client_capabilities)
         except JsonRpcException:
             raise
@@ -329,14 +386,22 @@ def create_server() -> FocalServer:
         if ls.workspace_index is not None:
             ls.workspace_index.did_save(params.text_document.uri)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: FocalServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.check_syntax(params.text_document.uri)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: FocalServer, params: types.DidChangeTextDocumentParams) -> None:
-        # pygls has already applied the edit to its document; this only re-indexes.
-        if ls.workspace_index is None:
-            return
-        doc = ls._document(params.text_document.uri)
-        if doc is not None:
+        # pygls has already applied the edit to its document; this re-checks and re-indexes.
+        uri = params.text_document.uri
+        ls.check_syntax(uri)
+        doc = ls._document(uri) if ls.workspace_index is not None else None
+        if doc is not None and ls.workspace_index is not None:
             ls.workspace_index.did_change(doc.uri, doc.source)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: FocalServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.syntax.clear(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(lambda: None)
@@ -350,6 +415,7 @@ def create_server() -> FocalServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: FocalServer, params: Any = None) -> None:
+        ls.syntax.close()
         if ls.workspace_index is not None:
             ls.workspace_index.stop()
         ls.models.close()

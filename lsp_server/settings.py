@@ -13,7 +13,12 @@ from typing import Any
 import attrs
 import cattrs
 
+from inference.offload import CACHE_TYPES
+from inference.offload import SETTINGS as MOE_SETTINGS
+
 _FIM_ORDERS = ("auto", "psm", "spm")
+_MOE_EXPERTS = MOE_SETTINGS
+_CACHE_TYPES = CACHE_TYPES
 
 
 def _in_range(lo: float, hi: float):
@@ -34,11 +39,18 @@ class ModelSettings:
     context_length: int = attrs.field(default=4096, validator=_in_range(256, 1_048_576))
     """Context window (tokens) Focal asks llama.cpp for; capped at the model's own."""
     threads: int | None = None
-    """CPU threads for llama.cpp; default: all cores."""
+    """CPU threads for generating; default: half the cores (reading the prompt uses all)."""
     fim_order: str = attrs.field(default="auto", validator=attrs.validators.in_(_FIM_ORDERS))
     """FIM order: `auto` (from the vocabulary), `psm` (prefix-suffix-middle) or `spm`."""
-    flash_attn: bool = False
-    """Flash attention (needed for a quantized V cache); off by default as in llama.cpp."""
+    flash_attn: bool = True
+    """Flash attention wherever the device supports it (llama.cpp's `auto`); false: never."""
+    moe_experts: str = attrs.field(default="auto", validator=attrs.validators.in_(_MOE_EXPERTS))
+    """Where a Mixture-of-Experts model's expert tensors go when offloading to a GPU: `auto`
+    (system RAM only when the whole model does not fit in the GPU's free memory), `gpu`, or
+    `cpu` (system RAM: attention on the GPU, experts on the CPU; a 12B MoE on an 8 GB card)."""
+    cache_type: str = attrs.field(default="f16", validator=attrs.validators.in_(_CACHE_TYPES))
+    """KV cache type: `f16`, or `q8_0` / `q4_0` to halve / quarter its memory (long contexts
+    on a small GPU; needs flash attention)."""
     folders: tuple[str, ...] = ()
     """Extra folders searched for GGUF models (`focal models`)."""
     memory_budget_mb: int = attrs.field(default=0, validator=_in_range(0, 10_000_000))
@@ -77,6 +89,23 @@ class IndexSettings:
 
 
 @attrs.frozen
+class ContextSettings:
+    budget_tokens: int = attrs.field(default=1024, validator=_in_range(0, 32_768))
+    """Most prompt tokens (the model's) the repository context may take; 0 turns it off.
+    It shrinks further when the document itself leaves less room in the context window."""
+    definitions: bool = True
+    """Definitions of the names used near the cursor (the call being typed first), found
+    through the file's imports and the index."""
+    imports: bool = True
+    """The public definitions of the workspace modules the file imports."""
+    similar: bool = True
+    """The most similar code in open and recently edited files."""
+    exclude_globs: tuple[str, ...] = ()
+    """Paths never used as context (gitignore syntax, e.g. `generated/`, `*.min.js`), on
+    top of `.gitignore`, `.aiignore`, `.noai` and secret files, which are never used."""
+
+
+@attrs.frozen
 class PrivacySettings:
     allow_remote: bool = False
     """Allow a remote engine. Off: nothing leaves this machine."""
@@ -106,6 +135,12 @@ class RemoteSettings:
 
 
 @attrs.frozen
+class DiagnosticsSettings:
+    syntax: bool = True
+    """Publish tree-sitter syntax errors (source `focal`), which "Fix with Focal" can fix."""
+
+
+@attrs.frozen
 class LedgerSettings:
     store_text: bool = False
     """Keep the full prompt and suggestion text in the provenance ledger (digests otherwise)."""
@@ -117,6 +152,8 @@ class Settings:
     routes: RouteSettings = RouteSettings()
     completion: CompletionSettings = CompletionSettings()
     index: IndexSettings = IndexSettings()
+    context: ContextSettings = ContextSettings()
+    diagnostics: DiagnosticsSettings = DiagnosticsSettings()
     privacy: PrivacySettings = PrivacySettings()
     remote: RemoteSettings = RemoteSettings()
     ledger: LedgerSettings = LedgerSettings()
@@ -127,6 +164,8 @@ for _cls in (
     RouteSettings,
     CompletionSettings,
     IndexSettings,
+    ContextSettings,
+    DiagnosticsSettings,
     PrivacySettings,
     RemoteSettings,
     LedgerSettings,
@@ -152,6 +191,16 @@ _converter.register_structure_hook(bool, _strict(bool, (bool,)))
 _converter.register_structure_hook(int, _strict(int, (int,)))
 _converter.register_structure_hook(float, _strict(float, (int, float)))
 _converter.register_structure_hook(str, _strict(str, (str,)))
+
+
+def _strings(value: Any, _: type) -> tuple[str, ...]:
+    # cattrs would turn "gen/" into ("g", "e", "n", "/").
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list of strings, got {value!r}")
+    return tuple(_converter.structure(v, str) for v in value)
+
+
+_converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
 
 
 def _snake(name: str) -> str:

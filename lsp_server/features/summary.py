@@ -14,6 +14,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from indexing.git import GitError, RepoDiff, read_diff, repo_root
+from indexing.ignore import NOAI_FILE, ai_disabled
 from inference.engine import Cancelled, LlamaEngine
 from inference.model_card import ModelError
 from inference.summarize import CommitMessage, Summarizer, SummaryError
@@ -65,6 +66,11 @@ def summarize_repo(
     """Blocking: read the diff of the repository at `path` and write its commit message."""
     try:
         root = repo_root(path)
+        if ai_disabled(root):
+            raise SummaryFailed(
+                f"AI features are off for {root} (it has a {NOAI_FILE} file); "
+                "nothing was sent to the model"
+            )
         diff = read_diff(root, staged=staged)
     except GitError as exc:
         raise SummaryFailed(str(exc)) from None
