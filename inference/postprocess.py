@@ -74,7 +74,12 @@ class StopRules:
         return False, len(text), ""
 
     def finish(self, text: str) -> str:
-        """Final trim: no trailing whitespace lines, brackets the suffix already closes dropped."""
+        """Final trim: the last line judged as a whole line (generation may have ended in
+        the middle of it, or right after it), no trailing whitespace lines, brackets the
+        suffix already closes dropped."""
+        stop, cut, _ = self.check(text + "\n")
+        if stop and cut < len(text):
+            text = text[:cut]
         text = text.rstrip() if "\n" in text else text.rstrip("\n")
         return _drop_closers_in_suffix(text, self.suffix)
 

@@ -84,3 +84,21 @@ def test_stop_rules(prefix: str, suffix: str, generated: str, text: str, reason:
 
 def test_single_line_mode_stops_at_newline() -> None:
     assert run("x = ", "", "1\ny = 2", multiline=False) == ("1", "end of line")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "generated", "text"),
+    [
+        pytest.param(
+            "def f():\n    ", "total = 0\n    return total", "total = 0", id="suffix-line"
+        ),
+        pytest.param("def f(x):\n    if x:\n        ", "y = 1\nprint(y)", "y = 1", id="dedented"),
+        pytest.param(
+            "def f():\n    ", "total = 0\n    total += 1", "total = 0\n    total += 1", id="kept"
+        ),
+    ],
+)
+def test_last_line_is_judged_when_generation_ends_on_it(prefix: str, generated: str, text: str):
+    # Generation stopped (end of text, max tokens) without a newline after the last line:
+    # that line must still not repeat the suffix or leave the block.
+    assert run(prefix, "\n    return total\n", generated) == (text, "max tokens")
