@@ -13,7 +13,10 @@ import logging
 import multiprocessing
 import os
 import resource
+import select
 import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from indexing.extract import FileIndex, extract
@@ -77,6 +80,32 @@ def _extract_chunk_in_worker(jobs: list[Job], max_bytes: int):
     return results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def exit_with(pid: int) -> None:
+    """In a parser process: exit as soon as process `pid` (the server) is gone.
+
+    A server killed mid-build (SIGKILL, a crash) cannot stop its pool. Its parser processes
+    then block forever writing results nobody reads, and keep the forkserver and the
+    resource tracker alive with them: four processes left behind per killed editor session.
+    """
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (not Linux, old kernel): poll instead
+            while True:
+                time.sleep(1.0)
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    os._exit(1)
+                except PermissionError:
+                    pass
+        select.select([fd], [], [])  # readable once the process has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="focal-exit-with-server", daemon=True).start()
+
+
 def processes_can_start() -> bool:
     """Parser processes re-import the main module; one read from stdin cannot be."""
     path = getattr(sys.modules.get("__main__"), "__file__", None)
@@ -97,7 +126,12 @@ def parse_in_processes(
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if "forkserver" in methods:
             ctx.set_forkserver_preload(["indexing.extract"])
-        pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx)
+        pool = ProcessPoolExecutor(
+            min(workers, len(chunks)),
+            mp_context=ctx,
+            initializer=exit_with,
+            initargs=(os.getpid(),),
+        )
         futures = [
             pool.submit(_extract_chunk_in_worker, [make_job(c, known) for c in chunk], max_bytes)
             for chunk in chunks

@@ -157,12 +157,27 @@ class Store:
                 )
                 conn.close()
                 return None
+            self._restore_indexes(conn)
             return conn
         except sqlite3.DatabaseError as exc:
             log.warning("index %s is unreadable (%s): rebuilding it", self.path, exc)
             if conn is not None:
                 conn.close()
             return None
+
+    def _restore_indexes(self, conn: sqlite3.Connection) -> None:
+        """Recreate secondary indexes a bulk load dropped and never got to rebuild (the
+        process was killed mid-build): without them every name lookup scans the table."""
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        missing = [name for name in _INDEXES if name not in have]
+        if not missing:
+            return
+        log.info("index %s lost %s in an interrupted build: recreating", self.path, missing)
+        try:
+            for name in missing:
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {_INDEXES[name]}")
+        except sqlite3.OperationalError as exc:  # another process holds the write lock
+            log.warning("could not recreate the indexes of %s now: %s", self.path, exc)
 
     def _delete_files(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):

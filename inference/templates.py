@@ -1,8 +1,16 @@
 """Prompt templates chosen from the model's own vocabulary: FIM and repo-level formats.
 
-Every template puts what changes least first (context chunks, then the part of the document
-that does not move while the user types), so that the next request reuses the KV cache of
-the last one and only the edited tail is evaluated again.
+Every template puts what changes least first (the repository's name, the context chunks in
+the bundle's order, then the part of the document that does not move while the user types),
+so that the next request reuses the KV cache of the last one and only the edited tail is
+evaluated again. Retrieval orders the bundle for that: stable chunks first, new ones last.
+
+Repo-level formats, as the model families publish them:
+
+- Qwen2.5-Coder: `<|repo_name|>name\n<|file_sep|>path\ncode\n...<|file_sep|>path\n` + FIM
+- StarCoder2: `<repo_name>name<file_sep>path\ncode...<file_sep>path\n` + FIM
+- Mellum: `<filename>path\ncode...<filename>path\n` + FIM (suffix first)
+- anything else: each chunk under a comment naming its path.
 """
 
 from __future__ import annotations
@@ -10,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inference.types import CompletionTask, ContextBundle, ModelCard, Prompt, PromptPiece
+
+# Families whose published repo-level format starts with the repository's name.
+_REPO_NAME_FAMILIES = {"qwen", "starcoder"}
 
 # Families whose published order is suffix-prefix-middle.
 _SPM_FAMILIES = {"mellum", "codestral"}
@@ -95,10 +106,28 @@ def clip_suffix(suffix: str, max_chars: int) -> str:
     return suffix[: cut + 1] if cut > 0 else suffix[:max_chars]
 
 
+@dataclass(frozen=True)
+class RepoContext(ContextBundle):
+    """A bundle that also names the repository, for models whose repo-level format starts
+    with it (`<|repo_name|>`); a plain `ContextBundle` leaves the name out."""
+
+    repo: str = ""
+
+
 def _context_pieces(template: FimTemplate, task: CompletionTask, bundle: ContextBundle):
     """Context chunks, in the model's repo-level format when it has one."""
     fim = template.card.fim
     pieces: list[PromptPiece] = []
+    repo = getattr(bundle, "repo", "")
+    if (
+        bundle.chunks
+        and repo
+        and fim.repo_name
+        and fim.file_sep
+        and template.family in _REPO_NAME_FAMILIES
+    ):
+        name = f"{repo}\n" if template.family == "qwen" else repo
+        pieces += [PromptPiece(fim.repo_name, True), PromptPiece(name)]
     for chunk in bundle.chunks:
         body = chunk.text if chunk.text.endswith("\n") else chunk.text + "\n"
         if template.family == "mellum" and fim.filename:
@@ -106,8 +135,9 @@ def _context_pieces(template: FimTemplate, task: CompletionTask, bundle: Context
         elif fim.file_sep:
             pieces += [PromptPiece(fim.file_sep, True), PromptPiece(f"{chunk.path}\n{body}")]
         else:
+            # No line number: an edit above the chunk must not change the prompt's head.
             c = comment_prefix(task.language)
-            pieces.append(PromptPiece(f"{c} {chunk.path}:{chunk.start_line + 1}\n{body}\n"))
+            pieces.append(PromptPiece(f"{c} {chunk.path}\n{body}\n"))
     return pieces
 
 

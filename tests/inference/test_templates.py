@@ -145,7 +145,7 @@ def test_context_without_repo_tokens_uses_path_comments() -> None:
     chunk = ContextChunk("lib/x.ts", 9, 10, "export const X = 1", "imported module")
     task = CompletionTask("u", "main.ts", "typescript", "X", "")
     prompt = build_prompt(template_for(card("deepseek")), task, ContextBundle((chunk,)))
-    assert "// lib/x.ts:10\nexport const X = 1\n" in render(prompt)
+    assert "// lib/x.ts\nexport const X = 1\n" in render(prompt)
 
 
 def test_marker_text_in_user_code_is_not_a_control_piece() -> None:
