@@ -23,6 +23,7 @@ from typing import Any
 from inference import llama_log
 from inference.decoding import Cancelled, Decoder, DecodeResult
 from inference.model_card import ModelError, read_model_card
+from inference.offload import OffloadPlan
 from inference.postprocess import StopRules
 from inference.templates import FimTemplate, PromptLimits, build_prompt, template_for
 from inference.types import (
@@ -47,8 +48,16 @@ class EngineConfig:
     """Layers to offload to the GPU: -1 = all (when the llama.cpp build can offload), 0 = CPU."""
     n_ctx: int = 4096
     n_batch: int = 512
+    """Prompt tokens per llama.cpp decode call (and per physical batch)."""
     n_threads: int | None = None
-    flash_attn: bool = False
+    """Decode threads; default: half the cores (prefill uses all of them)."""
+    flash_attn: bool = True
+    """Flash attention where it helps: llama.cpp's "auto" on a GPU (or for a quantized V
+    cache), off on the CPU, where it is slower (`offload.flash_attn_for`); False: never."""
+    moe_experts: str = "auto"
+    """Where a MoE's expert tensors go when offloading: `auto`, `gpu` or `cpu` (system RAM)."""
+    cache_type: str = "f16"
+    """KV cache element type: `f16`, `q8_0`, `q4_0`… (quantized V needs flash attention)."""
     fim_order: str = "auto"
 
 
@@ -116,6 +125,8 @@ class LlamaEngine:
         self.config = config or EngineConfig()
         self.template: FimTemplate = template_for(card, self.config.fim_order)
         self.device = "cpu"
+        self.plan: OffloadPlan | None = None
+        """Where the weights went (once loaded)."""
         self.load_seconds = 0.0
         self._llama: Any = None
         self._decoder: Decoder | None = None
@@ -255,11 +266,25 @@ class LlamaEngine:
     def _load(self) -> None:
         import llama_cpp
 
+        from inference import offload
+
         llama_log.install()
         cfg = self.config
-        offload = cfg.n_gpu_layers != 0 and gpu_offload_supported()
+        n_ctx = min(cfg.n_ctx, self.card.context_length or cfg.n_ctx)
+        cache = _ggml_type(cfg.cache_type)
+        try:
+            plan = offload.plan_offload(
+                self.card,
+                cfg.moe_experts,
+                n_gpu_layers=cfg.n_gpu_layers,
+                n_ctx=n_ctx,
+                cache_type=cfg.cache_type,
+            )
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
+        self.plan = plan
         avail = memory_available()
-        if not offload and avail is not None and self.card.size_bytes > avail:
+        if not plan.offload and avail is not None and self.card.size_bytes > avail:
             raise ModelError(
                 f"{self.card.path.name} needs about {self.card.size_bytes / 2**30:.1f} GiB of "
                 f"memory but only {avail / 2**30:.1f} GiB is available. Close other programs or "
@@ -271,20 +296,26 @@ class LlamaEngine:
         cores = max(1, os.cpu_count() or 1)
         threads = cfg.n_threads or max(1, cores // 2)
         batch_threads = cfg.n_threads or cores
+        options = offload.LoadOptions(
+            cpu_patterns=plan.cpu_patterns,
+            flash_attn=offload.flash_attn_for(cfg.flash_attn, plan, cfg.cache_type),
+        )
         t0 = time.perf_counter()
         llama_log.recent_errors(clear=True)
         try:
-            self._llama = llama_cpp.Llama(
-                model_path=str(self.card.path),
-                n_ctx=min(cfg.n_ctx, self.card.context_length or cfg.n_ctx),
-                n_batch=cfg.n_batch,
-                n_gpu_layers=cfg.n_gpu_layers if offload else 0,
-                n_threads=threads,
-                n_threads_batch=batch_threads,
-                flash_attn=cfg.flash_attn,
-                seed=0,
-                verbose=False,
-            )
+            with options.applied():
+                self._llama = llama_cpp.Llama(
+                    model_path=str(self.card.path),
+                    n_ctx=n_ctx,
+                    n_batch=cfg.n_batch,
+                    n_gpu_layers=plan.n_gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=batch_threads,
+                    type_k=cache,
+                    type_v=cache,
+                    seed=0,
+                    verbose=False,
+                )
         except Exception as exc:  # llama.cpp reports every load failure as a bare ValueError
             why = "; ".join(llama_log.recent_errors()) or str(exc)
             hint = ""
@@ -293,20 +324,26 @@ class LlamaEngine:
                     f" This llama.cpp build does not know architecture "
                     f"'{self.card.architecture}'; upgrade llama-cpp-python."
                 )
+            elif plan.offload:
+                hint = (
+                    f" It was loading with this plan: {plan.describe()}. Try "
+                    "`focal.model.moeExperts: cpu` or fewer `focal.model.gpuLayers`."
+                )
             raise ModelError(
                 f"llama.cpp could not load {self.card.path.name}: {why}.{hint}"
             ) from exc
         self.load_seconds = time.perf_counter() - t0
-        self.device = _device_name(offload)
+        self.device = _device_name(plan, self.card.n_layer)
         self._decoder = Decoder(self._llama)
         log.info(
-            "loaded %s (%s, %s) in %.2f s on %s; template %s",
+            "loaded %s (%s, %s) in %.2f s on %s; template %s; %s",
             self.card.name,
             self.card.architecture,
             self.card.quantization,
             self.load_seconds,
             self.device,
             self.template.name,
+            plan.describe(),
         )
 
     def _worker(self) -> None:
@@ -524,13 +561,24 @@ def _llama_version() -> str:
     return str(getattr(llama_cpp, "__version__", "?"))
 
 
-def _device_name(offload: bool) -> str:
-    if not offload:
+def _device_name(plan: OffloadPlan, n_layer: int) -> str:
+    """`cpu`, or the GPU backend and device, e.g. `gpu (CUDA0, experts in RAM)`."""
+    if not plan.offload or plan.gpu is None:
         return "cpu"
+    from inference.offload import build_info
+
+    extra = ", experts in RAM" if plan.experts_on_cpu else ""
+    if 0 <= plan.n_gpu_layers < n_layer:
+        extra += f", {plan.n_gpu_layers} layers"
+    return f"gpu ({build_info().kind}: {plan.gpu.name}{extra})"
+
+
+def _ggml_type(name: str) -> int:
     import llama_cpp
 
-    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-    for backend in ("CUDA", "Metal", "Vulkan", "ROCm", "SYCL"):
-        if backend in info:
-            return f"gpu ({backend})"
-    return "gpu"
+    value = getattr(llama_cpp, f"GGML_TYPE_{name.upper()}", None)
+    if not isinstance(value, int):
+        raise ModelError(
+            f"unknown KV cache type {name!r}; use one of f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0"
+        )
+    return value

@@ -97,14 +97,33 @@ class _Cursor:
         self.pos += n
         return value
 
-    def string(self) -> str:
+    def raw_string(self) -> bytes:
         n = self.scalar(_UINT64)
         if n > 1 << 30:
             raise GGUFFormatError(f"{self.path}: a string of {n} bytes in the header; corrupt file")
         self._need(n)
         raw = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
-        return raw.decode("utf-8", errors="replace")
+        return raw
+
+    def string(self) -> str:
+        return self.raw_string().decode("utf-8", errors="replace")
+
+    def vocabulary(self, count: int) -> list[str]:
+        """A kept string array (the tokens). llama.cpp aborts the whole process on a
+        vocabulary that lists a token twice (GGML_ASSERT), so that is refused here."""
+        raws = [self.raw_string() for _ in range(count)]
+        if len(set(raws)) != len(raws):
+            seen: dict[bytes, int] = {}
+            for i, raw in enumerate(raws):
+                if raw in seen:
+                    raise GGUFFormatError(
+                        f"{self.path} is corrupt: its vocabulary lists the token "
+                        f"{raw.decode('utf-8', errors='replace')!r} twice (ids {seen[raw]} and "
+                        f"{i}), which llama.cpp cannot load. Download the model again."
+                    )
+                seen[raw] = i
+        return [raw.decode("utf-8", errors="replace") for raw in raws]
 
     def skip_string(self) -> None:
         n = self.scalar(_UINT64)
@@ -124,7 +143,7 @@ class _Cursor:
             raise GGUFFormatError(f"{self.path}: an array of {count} items; corrupt file")
         if item_type == _STRING:
             if keep:
-                return [self.string() for _ in range(count)]
+                return self.vocabulary(count)
             for _ in range(count):
                 self.skip_string()
             return count
@@ -184,9 +203,17 @@ def _parse(cur: _Cursor, size: int) -> GGUFHeader:
         ggml_type = cur.scalar(_UINT32)
         offset = cur.scalar(_UINT64)
         tensors.append(TensorInfo(name, shape, ggml_type, offset))
-    alignment = int(metadata.get("general.alignment", 32)) or 32
+    alignment = metadata.get("general.alignment", 32)
+    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+        raise GGUFFormatError(f"{cur.path}: general.alignment is {alignment!r}; corrupt file")
     data_offset = (cur.pos + alignment - 1) // alignment * alignment
-    end = max((data_offset + t.offset + t.n_bytes() for t in tensors), default=data_offset)
+    try:
+        end = max((data_offset + t.offset + t.n_bytes() for t in tensors), default=data_offset)
+    except GGUFFormatError as exc:
+        raise GGUFFormatError(
+            f"{cur.path}: {exc}; the file is corrupt, or uses a tensor type newer than this "
+            "Focal knows"
+        ) from None
     if end > size:
         raise GGUFFormatError(
             f"{cur.path} is truncated: its tensors need {end:,} bytes but the file has {size:,} "

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -120,6 +121,60 @@ def card_from_header(path: Path, header: GGUFHeader) -> ModelCard:
     )
 
 
+MAX_LAYERS = 512
+"""llama.cpp's LLAMA_MAX_LAYERS."""
+MAX_CONTEXT = 1 << 25
+"""More context than any model claims: llama-cpp-python sizes every tokenizer buffer by the
+trained context, so a corrupt 2**31 makes each completion allocate 8 GB."""
+MIN_CONTEXT = 64
+_BLOCK = re.compile(r"blk\.(\d+)\.")
+
+
+def check_consistent(path: Path, header: GGUFHeader) -> None:
+    """Refuse metadata that contradicts the file's own tensors or the limits llama.cpp
+    asserts (an assertion aborts the whole process that loads the model: the server)."""
+    md = header.metadata
+    arch = str(md.get("general.architecture", ""))
+
+    def number(key: str) -> int | None:
+        value = md.get(f"{arch}.{key}")
+        if isinstance(value, list):  # per-layer values
+            value = max(value) if value else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def corrupt(what: str) -> ModelError:
+        return ModelError(
+            f"{path} is corrupt: {what}. llama.cpp would abort on it; download the model again."
+        )
+
+    blocks = {int(m.group(1)) for t in header.tensors if (m := _BLOCK.match(t.name))}
+    n_layer = number("block_count")
+    if blocks and n_layer is not None:
+        if not 0 < n_layer <= MAX_LAYERS:
+            raise corrupt(f"it claims {n_layer} layers")
+        if n_layer < max(blocks) + 1:
+            raise corrupt(f"it claims {n_layer} layers but holds tensors for {max(blocks) + 1}")
+    if not any(key.startswith(f"{arch}.") for key in md):
+        return  # no settings for its architecture at all: llama.cpp names the problem
+    experts = {t.shape[2] for t in header.tensors if "_exps." in t.name and len(t.shape) >= 3}
+    n_expert = number("expert_count") or 0
+    n_used = number("expert_used_count") or 0
+    if experts and {n_expert} != experts:
+        held = max(experts)
+        raise corrupt(f"it claims {n_expert} experts but its expert tensors hold {held}")
+    if n_used > n_expert or (n_expert > 0) != (n_used > 0):
+        raise corrupt(f"it routes each token to {n_used} of {n_expert} experts")
+    head = number("attention.key_length")
+    if head is None and number("attention.head_count"):
+        head = (number("embedding_length") or 0) // (number("attention.head_count") or 1)
+    rot = number("rope.dimension_count")
+    if rot is not None and head and not (0 < rot <= head and rot % 2 == 0):
+        raise corrupt(f"it rotates {rot} dimensions of {head}-dimensional attention heads")
+    context = number("context_length")
+    if context is not None and not MIN_CONTEXT <= context <= MAX_CONTEXT:
+        raise corrupt(f"it claims a context window of {context} tokens")
+
+
 def read_model_card(path: Path | str, *, with_digest: bool = True) -> ModelCard:
     """Read a model's card. Raises `ModelError` with an actionable message on any bad file."""
     p = Path(path).expanduser()
@@ -135,7 +190,13 @@ def read_model_card(path: Path | str, *, with_digest: bool = True) -> ModelCard:
         raise ModelError(str(exc)) from exc
     except OSError as exc:
         raise ModelError(f"Cannot read model {p}: {exc.strerror or exc}") from exc
-    card = card_from_header(p.resolve(), header)
+    try:
+        check_consistent(p, header)
+        card = card_from_header(p.resolve(), header)
+    except (ValueError, TypeError) as exc:  # a number where a string belongs, and so on
+        raise ModelError(
+            f"{p} is corrupt: its metadata cannot be read ({exc}). Download the model again."
+        ) from exc
     if with_digest:
         card = _with_digest(card)
     return card

@@ -131,7 +131,14 @@ def cmd_complete(args: argparse.Namespace) -> int:
         return 2
     params = GenerationParams(max_tokens=args.max_tokens, time_budget_ms=args.time_budget_ms)
     try:
-        suggestion = engine.complete(task, params).future.result()
+        # The same repository context as the server's (and `focal context`'s).
+        from lsp_server.cli_context import context_for, settings_from
+
+        root = Path(args.root) if args.root else None
+        task, _, _, bundle = context_for(
+            task, path, engine, settings_from(args), args.max_tokens, root, not args.no_build
+        )
+        suggestion = engine.complete(task, params, bundle).future.result()
     finally:
         engine.close()
     origin = suggestion.origin
@@ -154,6 +161,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
         f"{t.tokens_generated} tokens · confidence {origin.confidence:.2f} · "
         f"stopped: {origin.stop_reason}"
     )
+    for c in origin.context:
+        print(f"   context: {c.path}:{c.start_line + 1}-{c.end_line + 1} — {c.reason}")
     return 0
 
 
@@ -218,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu-layers", type=int, default=-1)
     p.add_argument("--ctx", type=int, default=4096, help="context window in tokens")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    from lsp_server.cli_context import add_context_arguments
+
+    add_context_arguments(p)
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("model-info", help="show a GGUF's card without loading its weights")

@@ -21,6 +21,19 @@ TASKS = ("complete", "fix", "summarize")
 log = logging.getLogger(__name__)
 
 
+def engine_config(settings: ModelSettings) -> EngineConfig:
+    """How llama.cpp runs the model these settings name (GPU offload, experts, cache)."""
+    return EngineConfig(
+        n_gpu_layers=settings.gpu_layers,
+        n_ctx=settings.context_length,
+        n_threads=settings.threads,
+        fim_order=settings.fim_order,
+        flash_attn=settings.flash_attn,
+        moe_experts=settings.moe_experts,
+        cache_type=settings.cache_type,
+    )
+
+
 @dataclass(frozen=True)
 class ModelState:
     state: str
@@ -148,13 +161,7 @@ class ModelManager:
         path = default_model_path(settings.path)
         if path is None:
             return self._fail(NO_MODEL_HELP)
-        config = EngineConfig(
-            n_gpu_layers=settings.gpu_layers,
-            n_ctx=settings.context_length,
-            n_threads=settings.threads,
-            fim_order=settings.fim_order,
-            flash_attn=settings.flash_attn,
-        )
+        config = engine_config(settings)
         try:
             card = await asyncio.to_thread(read_model_card, path)
             engine = LlamaEngine(card, config)
@@ -194,14 +201,7 @@ class ModelManager:
         return engine  # type: ignore[return-value]
 
     async def _load_route(self, path: Path) -> LlamaEngine | None:
-        s = self._model_settings
-        config = EngineConfig(
-            n_gpu_layers=s.gpu_layers,
-            n_ctx=s.context_length,
-            n_threads=s.threads,
-            fim_order=s.fim_order,
-            flash_attn=s.flash_attn,
-        )
+        config = engine_config(self._model_settings)
         try:
             card = await asyncio.to_thread(read_model_card, path)
             self._make_room(card.size_bytes, keep=path)

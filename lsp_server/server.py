@@ -10,6 +10,7 @@ import asyncio
 import functools
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from pygls.workspace import TextDocument
 
 from indexing.ignore import ai_refusal
 from inference.engine import LlamaEngine
-from inference.types import Suggestion
+from inference.types import ContextBundle, Suggestion
 from lsp_server import __version__
 from lsp_server.features import debug
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
@@ -70,6 +71,7 @@ class FocalServer(LanguageServer):
             self.remember,
             lambda message: self.tell(message, types.MessageType.Warning),
             lambda: str(self.workspace.position_encoding or "utf-16"),
+            self._fix_context,
         )
         self.summary = SummaryFeature(
             self.models.engine, lambda: self.root, self._trailers, self.models.route
@@ -132,6 +134,15 @@ class FocalServer(LanguageServer):
         """Keep a suggestion made outside completion (a fix) so that acceptance finds it."""
         self.completion.remember(suggestion)
         self.provenance.suggested(suggestion, task, uri, line, character)
+
+    async def _fix_context(
+        self, doc: TextDocument, start: int, end: int, engine: Any
+    ) -> ContextBundle:
+        """The repository context of a fix: what the block [start, end) uses, as if the
+        cursor stood at its end (its own retrieval session, apart from completion's)."""
+        task = self.completion.task_for(doc, types.Position(line=end, character=0), "invoked")
+        task = replace(task, document=f"{doc.uri}#fix")
+        return await self.completion.context(task, engine, 512)
 
     def _document(self, uri: str) -> TextDocument | None:
         try:
@@ -402,6 +413,8 @@ def create_server() -> FocalServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: FocalServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.syntax.clear(params.text_document.uri)
+        if ls.workspace_index is not None:  # the disk copy is the truth again
+            ls.workspace_index.did_close(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(lambda: None)

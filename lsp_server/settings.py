@@ -43,7 +43,8 @@ class ModelSettings:
     fim_order: str = attrs.field(default="auto", validator=attrs.validators.in_(_FIM_ORDERS))
     """FIM order: `auto` (from the vocabulary), `psm` (prefix-suffix-middle) or `spm`."""
     flash_attn: bool = True
-    """Flash attention wherever the device supports it (llama.cpp's `auto`); false: never."""
+    """Flash attention where it helps: on a GPU (llama.cpp's `auto`) or for a quantized KV
+    cache; a CPU-only model runs without (it measured slower there). false: never."""
     moe_experts: str = attrs.field(default="auto", validator=attrs.validators.in_(_MOE_EXPERTS))
     """Where a Mixture-of-Experts model's expert tensors go when offloading to a GPU: `auto`
     (system RAM only when the whole model does not fit in the GPU's free memory), `gpu`, or

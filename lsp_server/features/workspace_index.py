@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 import uuid
 from pathlib import Path
@@ -58,6 +59,31 @@ def to_workspace_symbol(root: Path, s: Symbol) -> types.WorkspaceSymbol:
     )
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _unreadable(root: Path) -> str | None:
+    """Why the folder `root` cannot be listed, or None when it can."""
+    try:
+        with os.scandir(root) as entries:
+            next(entries, None)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _tell(ls: Any, message: str) -> None:
+    """A warning the user sees (`window/showMessage` through the server), else the log."""
+    tell = getattr(ls, "tell", None)
+    if callable(tell):
+        tell(message, types.MessageType.Warning)
+    else:
+        log.warning("%s", message)
+
+
 class WorkspaceIndexFeature:
     """Owns the workspace's `Index` and its watcher. The handlers in `server.py` call
     `start` (after `initialized`), `workspace_symbol`, `did_save`, `did_change`, `stop`."""
@@ -91,12 +117,27 @@ class WorkspaceIndexFeature:
             log.info("%s has .noai: AI features are off, nothing is indexed", self.root)
             return None
         loop = asyncio.get_running_loop()
+        unreadable = await loop.run_in_executor(None, _unreadable, self.root)
+        if unreadable:
+            _tell(
+                ls,
+                f"Focal cannot read the workspace folder {self.root} ({unreadable}): nothing in "
+                "it is indexed, so completions get no project context. Fix the folder's "
+                "permissions and restart Focal.",
+            )
+            return None
         try:
             self.index = await loop.run_in_executor(
                 None, functools.partial(Index.open, self.root, self.db_path)
             )
-        except Exception:
+        except Exception as exc:
             log.exception("cannot open the index of %s", self.root)
+            _tell(
+                ls,
+                f"Focal cannot open its index of {self.root} ({_reason(exc)}): workspace "
+                "symbols and project context are off; completions still work. Check that "
+                "Focal's cache folder is writable.",
+            )
             return None
         if self.watch:
             # Before the build, so that changes made while it runs are queued, not lost.
@@ -214,6 +255,25 @@ class WorkspaceIndexFeature:
             old.cancel()
         task = asyncio.get_running_loop().create_task(self._after_pause(uri, path, text))
         self._tasks[uri] = task
+
+    def did_close(self, uri: str) -> None:
+        """The buffer is gone: drop its pending re-index and index the file on disk again
+        (or forget it, when it was deleted while open)."""
+        path = to_fs_path(uri)
+        pending = self._tasks.pop(uri, None)
+        if self.index is None or not path:
+            return
+        task = asyncio.get_running_loop().create_task(self._reread(pending, path))
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    async def _reread(self, pending: asyncio.Task | None, path: str) -> None:
+        if pending is not None:
+            # Its write of the buffer may already be running: let it land first.
+            await asyncio.wait([pending])
+        index = self.index
+        if index is not None:
+            await asyncio.get_running_loop().run_in_executor(None, index.update_file, path)
 
     async def _after_pause(self, uri: str, path: str, text: str) -> None:
         try:

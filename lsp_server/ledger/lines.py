@@ -64,7 +64,8 @@ def is_trivial(normalized: str) -> bool:
 
 
 def line_hash(normalized: str) -> str:
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()[:HASH_HEX]
+    # surrogatepass: an editor can send lone surrogates (valid JSON); they hash as written.
+    return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_HEX]
 
 
 def strip_closers(normalized: str) -> str:

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -66,7 +67,18 @@ def default_path() -> Path:
 
 
 def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a document may hold lone surrogates (valid in JSON, so editors send
+    # them); its digest must not fail, and must differ from that of a replaced text.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text: str | None) -> str | None:
+    """`text` as SQLite can store it: lone surrogates (which UTF-8 cannot hold) become
+    U+FFFD. Digests are taken from the text as it was."""
+    return _SURROGATE.sub("\ufffd", text) if text is not None else None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -127,7 +139,7 @@ class Ledger:
             except OSError as exc:
                 raise LedgerError(
                     f"cannot create the Focal ledger at {p}: {exc.strerror or exc}. "
-                    "Set another ledger path or fix the directory's permissions."
+                    "Fix that folder's permissions (on Linux, $XDG_STATE_HOME moves it)."
                 ) from exc
         writer = reader = None
         try:
@@ -215,8 +227,8 @@ class Ledger:
             sha256(text),
             len(text),
             json.dumps([m.to_json() for m in marks(text, character > 0)]),
-            text if self.store_text else None,
-            prompt_text if self.store_text else None,
+            _storable(text) if self.store_text else None,
+            _storable(prompt_text) if self.store_text else None,
         )
         with self._write() as db:
             db.execute(
@@ -257,7 +269,7 @@ class Ledger:
             sha256(text) if text is not None else None,
             len(text) if text is not None else None,
             line_marks,
-            text if self.store_text else None,
+            _storable(text) if self.store_text else None,
             suggestion_id,
         )
         with self._write() as db:

@@ -116,7 +116,7 @@ async def test_cancel_request_stops_a_long_generation_promptly(
     after_cancel = time.perf_counter() - t0
     assert short.items
     assert answered < 0.5, answered  # between two tokens, not at the end of generation
-    assert after_cancel < full / 2, (after_cancel, full)
+    assert after_cancel < 0.8 * full, (after_cancel, full)
 
 
 async def test_newer_request_for_the_same_document_supersedes(
