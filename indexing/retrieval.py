@@ -29,7 +29,7 @@ from indexing.budget import TokenCounter, TokenCounts, estimate_tokens
 from indexing.ignore import ai_disabled
 from indexing.indexer import Index
 from indexing.languages import language_for
-from indexing.lookup import Lookup
+from indexing.lookup import MAX_FILE_BYTES, Lookup
 from indexing.resolve import call_at, imports, uses
 from indexing.sessions import Held, Sessions, digest, holds
 from indexing.similar import WINDOW, SimilarCode, words
@@ -178,13 +178,24 @@ class Retriever:
             why = self.look.excluded(rel, options.exclude_globs)
             if why:
                 return Retrieval((), budget, 0, 0, _ms(t0), note=f"this file is {why}")
+        size = len(prefix) + len(suffix)
+        if size > MAX_FILE_BYTES:  # parsing it would hold the server for a second or more
+            return Retrieval(
+                (),
+                budget,
+                0,
+                0,
+                _ms(t0),
+                note=f"this file is too large for context ({size / 1e6:.0f} MB of text; "
+                f"the cap is {MAX_FILE_BYTES / 1e6:.0f} MB)",
+            )
         here = rel or path
         spec = language_for(here)
         language = spec.name if spec else os.path.splitext(here)[1].lstrip(".")
         buffers: dict[str, str] = {}
         for doc in open_documents:
             r = self.relpath(doc.path)
-            if r is not None and r != rel:
+            if r is not None and r != rel and len(doc.text) <= MAX_FILE_BYTES:
                 buffers[r] = doc.text
         text = prefix + suffix
         if rel is not None:

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -38,6 +39,7 @@ from inference.types import (
 )
 
 log = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["Cancelled", "EngineConfig", "EngineRequest", "LlamaEngine", "ModelError"]
 
@@ -96,6 +98,15 @@ class EngineRequest:
                 and self.future.set_running_or_notify_cancel()
             ):
                 self.future.set_exception(Cancelled(reason))
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8 for llama.cpp's tokenizer. A document may hold lone surrogates (valid
+    JSON escapes such as "\\ud800" that UTF-8 cannot encode): they become U+FFFD."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def gpu_offload_supported() -> bool:
@@ -259,7 +270,7 @@ class LlamaEngine:
         """Tokenize user text (no special tokens). Only valid once loaded; thread-safe enough
         for counting because tokenization does not touch the decode state."""
         self.wait_loaded()
-        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return list(self._llama.tokenize(_utf8(text), add_bos=False, special=False))
 
     # -- worker thread -------------------------------------------------------------------
 
@@ -390,7 +401,7 @@ class LlamaEngine:
     def _special_id(self, text: str) -> int:
         tid = self._special.get(text)
         if tid is None:
-            ids = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            ids = self._llama.tokenize(_utf8(text), add_bos=False, special=True)
             if len(ids) != 1:
                 raise ModelError(f"marker {text!r} is not a single token in {self.card.name}")
             tid = self._special[text] = ids[0]
@@ -406,24 +417,24 @@ class LlamaEngine:
             if piece.control:
                 ids.append(self._special_id(piece.text))
             elif piece.text:
-                ids += self._llama.tokenize(
-                    piece.text.encode("utf-8"), add_bos=False, special=False
-                )
+                ids += self._llama.tokenize(_utf8(piece.text), add_bos=False, special=False)
         return ids
 
     def _fit_prompt(
         self, task: CompletionTask, bundle: ContextBundle, max_tokens: int
-    ) -> tuple[Prompt, list[int]]:
+    ) -> tuple[Prompt, list[int], ContextBundle]:
+        """The prompt that fits the context window with room for `max_tokens`, its tokens,
+        and the context it holds (what the origin must name: a dropped chunk is not)."""
         limits = PromptLimits()
         n_ctx = self._llama.n_ctx()
         while True:
             prompt = build_prompt(self.template, task, bundle, limits)
             tokens = self.prompt_tokens(prompt)
             if len(tokens) + max_tokens <= n_ctx or limits.max_prefix_chars < 64:
-                return prompt, tokens[-(n_ctx - max_tokens) :]
+                return prompt, tokens[-(n_ctx - max_tokens) :], bundle
             # Too long for the context window: drop context first, then shrink the window.
             if bundle.chunks:
-                bundle = ContextBundle(bundle.chunks[:-1])
+                bundle = replace(bundle, chunks=bundle.chunks[:-1])
             else:
                 limits = PromptLimits(limits.max_prefix_chars // 2, limits.max_suffix_chars // 2)
 
@@ -439,7 +450,7 @@ class LlamaEngine:
         last_line = task.prefix.rsplit("\n", 1)[-1]
         heal = last_line[len(last_line.rstrip(" \t")) :] if last_line.strip() else ""
         prompt_task = replace(task, prefix=task.prefix[: len(task.prefix) - len(heal)])
-        prompt, tokens = self._fit_prompt(prompt_task, bundle, max_tokens)
+        prompt, tokens, bundle = self._fit_prompt(prompt_task, bundle, max_tokens)
         rules = StopRules(task.prefix, task.suffix, params.multiline, prompt.stop_texts)
 
         def check(text: str) -> tuple[bool, int, str]:
@@ -459,7 +470,7 @@ class LlamaEngine:
 
     def _text_tokens(self, text: str, special: bool) -> list[int]:
         ids = [self._llama.token_bos()] if self.card.add_bos else []
-        ids += self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        ids += self._llama.tokenize(_utf8(text), add_bos=False, special=special)
         limit = self._llama.n_ctx() - 16
         if len(ids) > limit:
             raise ModelError(
@@ -487,7 +498,7 @@ class LlamaEngine:
         rendered = formatter(messages=messages).prompt
         # The template's own markers must be control tokens; the cost is that a message
         # containing a marker string becomes one too (as in every llama.cpp chat front end).
-        tokens = self._llama.tokenize(rendered.encode("utf-8"), add_bos=False, special=True)
+        tokens = self._llama.tokenize(_utf8(rendered), add_bos=False, special=True)
         max_tokens = max(1, min(params.max_tokens, self._llama.n_ctx() - len(tokens) - 1))
         if len(tokens) >= self._llama.n_ctx() - 1:
             raise ModelError(

@@ -147,10 +147,14 @@ class LineEdit:
     text: str
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+"""A line as LSP (and every editor) counts them: `str.splitlines` also breaks at form
+feeds, U+2028 and more, which would number lines the editor does not have."""
+
+
 def minimal_edits(original: str, rewrite: str) -> list[LineEdit]:
     """Only the lines that change, as edits relative to the region's first line."""
-    old = original.splitlines(keepends=True)
-    new = rewrite.splitlines(keepends=True)
+    old, new = _LINE.findall(original), _LINE.findall(rewrite)
     sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
     return [
         LineEdit(i1, i2, "".join(new[j1:j2]))

@@ -232,6 +232,8 @@ def _is_prose(line: str) -> bool:
         and not _CODE_START.match(line)
         and not _CODE_MARK.search(line)
     )
+
+
 _DIFF_HEADER = re.compile(r"^(?:diff --git |index [0-9a-f]+\.\.|--- |\+\+\+ |@@ )")
 _DIFF_BODY = re.compile(r"^(?:[+-](?! )|the diff:\s*$|(?:def|class|return|import) )", re.I)
 

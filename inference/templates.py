@@ -83,20 +83,20 @@ def template_for(card: ModelCard, order: str = "auto") -> FimTemplate:
 
 
 def clip_prefix(prefix: str, max_chars: int) -> str:
-    """The tail of `prefix` that fits, starting on a line on a fixed grid (KV-cache friendly)."""
+    """The tail of `prefix` that fits, starting on a line on a fixed grid (KV-cache friendly):
+    line numbers counted from the start of the document, a multiple of `PREFIX_LINE_GRID`,
+    so the cut stays put while the user types below it. Linear in C, no splitting: a 50 MB
+    document is clipped in milliseconds."""
     if len(prefix) <= max_chars:
         return prefix
-    lines = prefix.splitlines(keepends=True)
-    # Characters from line i to the end, for each i.
-    tail = [0] * (len(lines) + 1)
-    for i in range(len(lines) - 1, -1, -1):
-        tail[i] = tail[i + 1] + len(lines[i])
-    start = 0
-    while start < len(lines) and tail[start] > max_chars:
-        start += PREFIX_LINE_GRID
-    if start >= len(lines):  # one enormous line: cut inside it
+    earliest = len(prefix) - max_chars  # the first character the window may hold
+    pos = earliest if prefix[earliest - 1] == "\n" else prefix.find("\n", earliest) + 1
+    line = prefix.count("\n", 0, pos) if pos else 0
+    while pos and line % PREFIX_LINE_GRID:  # on to the next line on the grid
+        pos, line = prefix.find("\n", pos) + 1, line + 1
+    if not pos or pos >= len(prefix):  # one enormous line: cut inside it
         return prefix[-max_chars:]
-    return "".join(lines[start:])
+    return prefix[pos:]
 
 
 def clip_suffix(suffix: str, max_chars: int) -> str:

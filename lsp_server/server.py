@@ -95,9 +95,7 @@ class FocalServer(LanguageServer):
         if self.workspace_index is not None or not self.settings.index.enabled:
             return
         self.workspace_index = WorkspaceIndexFeature(self, self.root)
-        self._index_task = asyncio.get_running_loop().create_task(
-            self.workspace_index.start(self)
-        )
+        self._index_task = asyncio.get_running_loop().create_task(self.workspace_index.start(self))
 
     def _publish_diagnostics(
         self, uri: str, version: int | None, diagnostics: list[types.Diagnostic]

@@ -95,8 +95,16 @@ class CompletionFeature:
         s = self._settings()
         if not s.enabled:
             return None
+        # Inline and list completions for one document are separate streams: a keystroke
+        # often asks for both, and one must not cancel the other. The turn is taken before
+        # the first await: a newer request must win even if it gets through the model
+        # loading or the context step first.
+        stream = f"{task.document}#{kind}"
+        turn = self._turns[stream] = next(self._turn)
         engine = await self._models.engine("complete")
         if engine is None:
+            if self._turns.get(stream) == turn:
+                del self._turns[stream]
             return None
         params = GenerationParams(
             max_tokens=s.max_tokens,
@@ -104,14 +112,9 @@ class CompletionFeature:
             temperature=s.temperature,
             multiline=s.multiline,
         )
-        # Inline and list completions for one document are separate streams: a keystroke
-        # often asks for both, and one must not cancel the other.
-        stream = f"{task.document}#{kind}"
-        turn = self._turns[stream] = next(self._turn)
         bundle = await self.context(task, engine, params.max_tokens)
         if self._turns.get(stream) != turn:
-            # A newer request for this stream arrived while the context was gathered: it
-            # must win even if its context came back first.
+            # A newer request for this stream arrived meanwhile: it answers, not this one.
             raise JsonRpcRequestCancelled("Completion superseded")
         self._turns.pop(stream, None)
         request = engine.complete(replace(task, document=stream), params, bundle)
@@ -275,7 +278,7 @@ class CompletionFeature:
 def units(text: str, encoding: str) -> int:
     """Length of `text` in the negotiated position encoding's code units."""
     if encoding == "utf-8":
-        return len(text.encode("utf-8"))
+        return len(text.encode("utf-8", "surrogatepass"))
     if encoding == "utf-32":
         return len(text)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2

@@ -9,7 +9,6 @@ rewrite the enclosing block, refuses an unusable answer with a reason, and retur
 from __future__ import annotations
 
 import asyncio
-import difflib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,16 +24,15 @@ from inference.engine import Cancelled
 from inference.model_card import ModelError
 from inference.rewrite import (
     FixRequest,
-    LineEdit,
     UnusableAnswer,
     accept_rewrite,
     fence_stop,
     fix_messages,
     fix_params,
     fix_prompt,
+    minimal_edits,
 )
 from inference.types import ContextBundle, Suggestion
-from lsp_server.documents import split_lines
 from lsp_server.features.completion import ACCEPT_COMMAND, units
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_label
@@ -73,20 +71,6 @@ def enclosing_block(lines: list[str], first: int, last: int) -> tuple[int, int]:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def line_edits(original: str, rewrite: str) -> list[LineEdit]:
-    """The lines that change, as edits relative to the region's first line, on the lines the
-    editor has: `inference.rewrite.minimal_edits` splits with `str.splitlines`, which also
-    breaks at form feeds and U+2028, and so numbered lines the editor does not have (an
-    edit past the end of the document, or on the wrong line)."""
-    old, new = split_lines(original), split_lines(rewrite)
-    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    return [
-        LineEdit(i1, i2, "".join(new[j1:j2]))
-        for op, i1, i2, j1, j2 in sm.get_opcodes()
-        if op != "equal"
-    ]
 
 
 class FixFeature:
@@ -259,7 +243,7 @@ class FixFeature:
             types.TextEdit(
                 range=types.Range(pos(start + e.start), pos(start + e.end)), new_text=e.text
             )
-            for e in line_edits(region, rewrite)
+            for e in minimal_edits(region, rewrite)
         ]
         ws = caps.workspace.workspace_edit if caps.workspace else None
         if not (ws and ws.document_changes):

@@ -211,9 +211,7 @@ def _frames(data: bytes) -> list[dict]:
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
         assert sep, f"stray bytes on stdout: {data[:200]!r}"
-        headers = dict(
-            line.split(": ", 1) for line in head.decode("ascii").split("\r\n") if line
-        )
+        headers = dict(line.split(": ", 1) for line in head.decode("ascii").split("\r\n") if line)
         length = int(headers["Content-Length"])
         out.append(json.loads(rest[:length]))
         data = rest[length:]

@@ -121,3 +121,27 @@ def test_context_chunks_travel_into_the_origin(engine: LlamaEngine):
     ).future.result(30)
     assert sug.origin.context == (chunk,)
     assert "lib/util.py" in sug.prompt
+
+
+def test_the_origin_names_only_the_chunks_that_fit_the_context_window(engine: LlamaEngine):
+    """Three chunks of about 700 tokens each cannot all fit a 2,048-token window: the
+    engine drops the last ones, and the origin (what the user is shown as "why") lists
+    exactly the chunks the prompt holds."""
+    body = "value = compute(alpha, beta)\n"
+    per_line = len(engine.tokenize(body))
+    lines = 700 // per_line + 1
+    chunks = tuple(
+        ContextChunk(f"lib/m{i}.py", 0, lines, f"# m{i}\n" + body * lines, f"reason {i}")
+        for i in range(3)
+    )
+    sug = engine.complete(
+        task("def main():\n    return ", doc="file:///fit.py"),
+        GenerationParams(max_tokens=8),
+        ContextBundle(chunks),
+    ).future.result(60)
+    kept = sug.origin.context
+    assert 1 <= len(kept) < len(chunks)
+    assert kept == chunks[: len(kept)]  # ranked order: the last ones go first
+    for c in chunks:
+        assert (f"# {c.path[4:-3]}\n" in sug.prompt) == (c in kept)
+    assert sug.origin.timing.prompt_tokens <= 2048 - 8

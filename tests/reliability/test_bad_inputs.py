@@ -402,25 +402,23 @@ def test_a_50_mb_document_is_edited_and_completed_without_blocking_the_server(
     result, worst = hostile.call(complete_while_asking_status, timeout=120)
     assert result is not None  # answered; the engine may find no suggestion in time
     print(f"50 MB: the longest wait for focal/status during the completion: {worst:.2f} s")
-    # Not lower: the engine and the context step split the whole 50 MB prefix into lines in
-    # C calls that hold the GIL for up to a second on a busy machine (reported, not ours).
-    assert worst < 2.5, f"the server stopped answering for {worst:.1f} s"
+    # The prompt window is cut without splitting the document, and no context is gathered
+    # for a file this size (it would be parsed whole): measured 0.08 s, was 1.4 s.
+    assert worst < 0.5, f"the server stopped answering for {worst:.1f} s"
     _close(hostile, uri)
     _still_serves(hostile, workspace)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inference/engine.py prompt_tokens encodes user text with UTF-8 strictly: a "
-    "lone surrogate in the document (valid JSON, e.g. '\\ud800') fails every completion",
-)
 def test_a_document_with_lone_surrogates_is_completed(hostile: LiveServer, workspace: Path):
     _inputs()
-    text = "bad = '\ud800\udcff'\nvalue = "
+    text = "bad = '\udcff\ud800'\nvalue = "  # low before high: both stay lone
     uri = _open(hostile, workspace / "surrogates.py", text)
     try:
         assert _digest(hostile, uri) == {"length": len(text), "sha256": text_digest(text)}
         result = hostile.call(lambda c: _inline(c, uri, 1, 8))
+        assert result is not None and len(result.items) == 1, result
+        # On the line holding them too: their width in position units must not fail.
+        result = hostile.call(lambda c: _inline(c, uri, 0, len(text.split("\n")[0])))
         assert result is not None and len(result.items) == 1, result
     finally:
         _close(hostile, uri)

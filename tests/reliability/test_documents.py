@@ -14,9 +14,8 @@ from lsprotocol import types
 from pygls.workspace import PositionCodec
 
 import lsp_server.documents as documents
-from inference.rewrite import LineEdit
+from inference.rewrite import LineEdit, minimal_edits
 from lsp_server.documents import LspTextDocument, line_start, split_lines
-from lsp_server.features.fixes import line_edits
 from lsp_server.wire import MAX_MESSAGE_BYTES, FramingGuard
 from tests.reliability.conftest import fuzz_examples
 from tests.reliability.reference import Document, lines, partial_change, texts
@@ -133,4 +132,4 @@ def test_fix_edits_are_numbered_on_the_editors_lines():
     (GNU C, Python's own sources) is not a line break in LSP."""
     region = "int a;\x0c\nint b;\n"
     rewrite = "int a;\x0c\nint c;\n"
-    assert line_edits(region, rewrite) == [LineEdit(1, 2, "int c;\n")]
+    assert minimal_edits(region, rewrite) == [LineEdit(1, 2, "int c;\n")]

@@ -294,3 +294,21 @@ def test_without_an_index_only_open_documents_are_used(repo):
     docs = [Document(str(root / "shop" / "draft.py"), _SIMILAR)]
     result = retriever.retrieve("shop/cart.py", text[:offset], text[offset:], open_documents=docs)
     assert [c.source for c in result.chunks] == ["similar"]
+
+
+def test_a_file_over_the_cap_completes_without_context_and_says_why(indexed):
+    """A generated 3 MB file would be parsed whole on every keystroke: it gets no context,
+    the note tells the user why, and as an open buffer it does not feed similar code."""
+    root, _, retriever = indexed("py_shop")
+    rel = "shop/cart.py"
+    text = (root / rel).read_text()
+    offset = at(text, "apply_discount(")
+    generated = "TABLE = [\n" + "    (1, 2, 3),\n" * 200_000 + "]\n"
+    result = retriever.retrieve(rel, generated + text[:offset], text[offset:])
+    assert result.chunks == () and "too large for context" in result.note
+
+    big_twin = Document(str(root / "shop" / "draft.py"), _SIMILAR + generated)
+    small_twin = Document(str(root / "shop" / "draft2.py"), _SIMILAR)
+    for docs, similar in (([big_twin], []), ([small_twin], ["shop/draft2.py"])):
+        result = _retrieve(retriever, root, rel, offset, open_documents=docs)
+        assert [c.path for c in result.chunks if c.source == "similar"] == similar
