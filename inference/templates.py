@@ -45,6 +45,13 @@ _LINE_COMMENT = {
 # invalidate the KV cache) on every keystroke of a long file.
 PREFIX_LINE_GRID = 32
 
+PSM_SUFFIX_CHARS = 480
+"""The suffix window of prefix-suffix-middle templates (Qwen, StarCoder, CodeLlama...). There
+the suffix follows the prefix, so every keystroke (an edit at the prefix's end) evaluates the
+whole suffix again; suffix-first templates keep it cached and can afford 1,500 characters.
+About 10 lines: enough for the model to see what follows the cursor and close what it
+opens (measured: docs/benchmarks.md, "keystroke")."""
+
 
 def comment_prefix(language: str) -> str:
     return _LINE_COMMENT.get(language.lower(), "//")
@@ -97,6 +104,13 @@ def clip_prefix(prefix: str, max_chars: int) -> str:
     if not pos or pos >= len(prefix):  # one enormous line: cut inside it
         return prefix[-max_chars:]
     return prefix[pos:]
+
+
+def suffix_chars(template: FimTemplate | None, limits: PromptLimits) -> int:
+    """How much of the suffix `template` puts in the prompt."""
+    if template is not None and template.order == "psm":
+        return min(limits.max_suffix_chars, PSM_SUFFIX_CHARS)
+    return limits.max_suffix_chars
 
 
 def clip_suffix(suffix: str, max_chars: int) -> str:
@@ -152,7 +166,7 @@ def build_prompt(
     bundle = bundle or ContextBundle()
     fim = template.card.fim
     prefix = clip_prefix(task.prefix, limits.max_prefix_chars)
-    suffix = clip_suffix(task.suffix, limits.max_suffix_chars)
+    suffix = clip_suffix(task.suffix, suffix_chars(template, limits))
     ctx = _context_pieces(template, task, bundle)
     P = PromptPiece
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexing.retrieval import Document, Retrieval, RetrievalOptions, Retriever
-from inference.templates import PromptLimits, RepoContext, clip_prefix, clip_suffix
+from inference.templates import (
+    PromptLimits,
+    RepoContext,
+    clip_prefix,
+    clip_suffix,
+    suffix_chars,
+)
 from inference.types import CompletionTask, ContextChunk
 from lsp_server.settings import ContextSettings
 
@@ -76,7 +82,7 @@ def _cached_count(engine: Any, text: str) -> int:
 def room_for(task: CompletionTask, engine: Any, budget: int, max_tokens: int) -> Room:
     limits = PromptLimits()
     prefix = clip_prefix(task.prefix, limits.max_prefix_chars)
-    suffix = clip_suffix(task.suffix, limits.max_suffix_chars)
+    suffix = clip_suffix(task.suffix, suffix_chars(getattr(engine, "template", None), limits))
     n_ctx = int(engine.n_ctx)
     # The engine caps generation at a quarter of the window.
     generate = min(max_tokens, max(1, n_ctx // 4))

@@ -169,3 +169,25 @@ def test_long_prefix_is_clipped_on_a_stable_line_grid() -> None:
     assert first % PREFIX_LINE_GRID == 0
     moves = sum(1 for a, b in itertools.pairwise(starts) if a != b)
     assert moves <= 2, f"window moved {moves} times in {len(typed)} keystrokes"
+
+
+@pytest.mark.parametrize(
+    ("family", "arch", "name", "window"),
+    [
+        pytest.param("qwen", "qwen2", "Qwen2.5-Coder", 480, id="psm-short"),
+        pytest.param("mellum", "mellum", "Mellum2", 1500, id="spm-long"),
+    ],
+)
+def test_suffix_window_is_short_where_every_keystroke_evaluates_it_again(
+    family, arch, name, window
+):
+    """In prefix-suffix-middle order the suffix follows the edited prefix, so it is evaluated
+    again at every keystroke: it gets about 10 lines; suffix-first templates keep 1,500
+    characters (cached while typing). Either way it ends on a whole line."""
+    suffix = "".join(f"    value_{i} = compute({i})\n" for i in range(200))
+    task = CompletionTask("file:///a.py", "pkg/a.py", "python", "def f():\n    ", suffix)
+    prompt = build_prompt(template_for(card(family, arch, name)), task)
+    pieces = [p.text for p in prompt.pieces]
+    shown = max((t for t in pieces if t.startswith("    value_0")), key=len)
+    assert suffix.startswith(shown) and shown.endswith("\n")
+    assert window - 40 < len(shown) <= window

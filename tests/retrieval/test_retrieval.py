@@ -312,3 +312,33 @@ def test_a_file_over_the_cap_completes_without_context_and_says_why(indexed):
     for docs, similar in (([big_twin], []), ([small_twin], ["shop/draft2.py"])):
         result = _retrieve(retriever, root, rel, offset, open_documents=docs)
         assert [c.path for c in result.chunks if c.source == "similar"] == similar
+
+
+def test_once_the_ratio_is_learnt_retrieval_does_not_wait_for_the_tokenizer(indexed):
+    """The first chunks are counted exactly and teach the tokenizer's characters per token;
+    from then on retrieval estimates (a little pessimistically) and makes no tokenizer call,
+    and what it picks still fits the budget when counted exactly."""
+    from indexing.budget import SETTLED
+
+    root, _, retriever = indexed("py_shop")
+    rel = "shop/cart.py"
+    offset = _offset(root, rel, "apply_discount(")
+    calls = []
+
+    def count(text: str) -> int:  # about 3.5 characters per token, like a code tokenizer
+        calls.append(text)
+        return max(1, round(len(text) / 3.5))
+
+    options = RetrievalOptions(budget_tokens=300)
+    seen = []
+    for _ in range(SETTLED):
+        before = len(calls)
+        retriever.clear_caches()  # every request counts its chunks afresh while learning
+        result = _retrieve(
+            retriever, root, rel, offset, options=options, count_tokens=count, tokenizer="t"
+        )
+        seen.append(len(calls) - before)
+    assert seen[0] > 0 and seen[-1] == 0, seen
+    assert result.chunks and result.used_tokens <= 300
+    exact = sum(count(f"{c.path}\n{c.text}") + 1 for c in result.chunks)
+    assert exact <= 300, (exact, result.used_tokens)
