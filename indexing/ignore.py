@@ -12,9 +12,9 @@ import fnmatch
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 IGNORE_FILES = (".gitignore", ".focalignore", ".aiignore", ".aiexclude")
 AI_IGNORE_FILES = (".focalignore", ".aiignore", ".aiexclude")
@@ -70,10 +70,10 @@ _SECRET_RE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_NAMES), re
 
 def is_secret(path: str | os.PathLike[str]) -> bool:
     """True for files that commonly hold credentials (`.env`, keys, `.netrc`, ...)."""
-    p = PurePosixPath(os.fspath(path).replace(os.sep, "/"))
-    if _SECRET_RE.match(p.name):
+    *dirs, name = os.fspath(path).replace(os.sep, "/").rstrip("/").split("/")
+    if _SECRET_RE.match(name):
         return True
-    return any(part.lower() in SECRET_DIRS for part in p.parts[:-1])
+    return any(part.lower() in SECRET_DIRS for part in dirs)
 
 
 def ai_disabled(root: str | os.PathLike[str]) -> bool:
@@ -245,6 +245,19 @@ _matchers: dict[str, IgnoreRules] = {}
 _matchers_lock = threading.Lock()
 
 
+_real_roots: dict[str, tuple[float, str]] = {}
+
+
+def _real_root(root: str) -> str:
+    """`os.path.realpath(root)`, for a second: a workspace's root is not re-linked while
+    every one of its files is being checked (it costs a `lstat` per path component)."""
+    now = time.monotonic()
+    hit = _real_roots.get(root)
+    if hit is None or now - hit[0] > 1.0:
+        hit = _real_roots[root] = (now, os.path.realpath(root))
+    return hit[1]
+
+
 def exclusion_reason(
     root: str | os.PathLike[str],
     path: str | os.PathLike[str],
@@ -264,7 +277,7 @@ def exclusion_reason(
         return "secret"
     rel = os.path.relpath(full, root_s)
     inside = rel != ".." and not rel.startswith(".." + os.sep)
-    real_root = os.path.realpath(root_s)
+    real_root = _real_root(root_s)
     if not inside:
         return None  # outside the workspace: not ours to judge beyond secrets
     if rel == ".":
