@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexing import parsing
-from indexing.extract import FileIndex, Import, Reference, Symbol, extract, references_in
+from indexing.extract import (
+    FileIndex,
+    FileRows,
+    Import,
+    Reference,
+    Symbol,
+    extract,
+    references_in,
+)
 from indexing.ignore import IgnoreRules, ai_disabled, exclusion_reason
 from indexing.languages import LanguageSpec, language_for, needs_head
 from indexing.search import search_symbols
@@ -139,26 +147,41 @@ class Index:
             known = self.store.file_states()
             kept: set[str] = set()
             todo: list[Candidate] = []
-            for cand in walk(
-                self.root,
-                self.rules,
-                skipped,
-                max_bytes=self.max_file_bytes,
-                max_depth=self.max_depth,
-            ):
-                old = known.get(cand.rel)
-                if (
-                    old is not None
-                    and old.size == cand.size
-                    and old.mtime_ns == cand.mtime_ns
-                    and old.language == cand.language.name
+            pool = None
+            try:
+                for cand in walk(
+                    self.root,
+                    self.rules,
+                    skipped,
+                    max_bytes=self.max_file_bytes,
+                    max_depth=self.max_depth,
                 ):
-                    kept.add(cand.rel)
-                else:
+                    old = known.get(cand.rel)
+                    if (
+                        old is not None
+                        and old.size == cand.size
+                        and old.mtime_ns == cand.mtime_ns
+                        and old.language == cand.language.name
+                    ):
+                        kept.add(cand.rel)
+                        continue
                     todo.append(cand)
-            unchanged = len(kept)
-            with self.store.bulk() if len(todo) > _BATCH else contextlib.nullcontext():
-                parsed, cancelled = self._process(todo, known, kept, skipped, progress, should_stop)
+                    # Enough to parse in processes: start them while the walk goes on.
+                    if (
+                        pool is None
+                        and len(todo) == parsing.PARALLEL_MIN_FILES
+                        and self.workers > 1
+                        and parsing.processes_can_start()
+                    ):
+                        pool = parsing.ParserPool(self.workers)
+                unchanged = len(kept)
+                with self.store.bulk() if len(todo) > _BATCH else contextlib.nullcontext():
+                    parsed, cancelled = self._process(
+                        todo, known, kept, skipped, progress, should_stop, pool
+                    )
+            finally:
+                if pool is not None:
+                    pool.shutdown()  # done already unless the build failed
             removed = 0
             if not cancelled:
                 removed = self.store.remove(p for p in known if p not in kept)
@@ -176,19 +199,15 @@ class Index:
             cancelled=cancelled,
         )
 
-    def _process(self, todo, known, kept, skipped, progress, should_stop) -> tuple[int, bool]:
+    def _process(self, todo, known, kept, skipped, progress, should_stop, pool) -> tuple[int, bool]:
         total = len(todo)
         done = parsed = 0
-        batch: list[tuple[FileIndex, int, int]] = []
+        batch: list[tuple[FileRows, int, int]] = []
         touched: list[tuple[str, int, int]] = []
         peak = [0]  # the parser processes' peak RSS (KiB), as they report it
-        if (
-            self.workers > 1
-            and total >= parsing.PARALLEL_MIN_FILES
-            and parsing.processes_can_start()
-        ):
+        if pool is not None:
             results = parsing.parse_in_processes(
-                todo, known, self.max_file_bytes, self.workers, peak
+                todo, known, self.max_file_bytes, self.workers, peak, pool
             )
         else:
             results = (

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -101,9 +102,9 @@ def language_for(path: str | PurePath, head: bytes | None = None) -> LanguageSpe
     """The language of a file by its name, or for an extension-less file by its `#!` line
     (`head`, the file's first bytes, when the caller has them). None: not a source file we
     parse, or its grammar is not installed."""
-    p = PurePath(path)
-    spec = _BY_NAME.get(p.name) or _BY_EXT.get(p.suffix.lower())
-    if spec is None and head and not p.suffix:
+    name, suffix = _name_suffix(path)
+    spec = _BY_NAME.get(name) or _BY_EXT.get(suffix.lower())
+    if spec is None and head and not suffix:
         spec = _shebang(head)
     if spec is None or not is_available(spec):
         return None
@@ -112,8 +113,26 @@ def language_for(path: str | PurePath, head: bytes | None = None) -> LanguageSpe
 
 def needs_head(path: str | PurePath) -> bool:
     """True when only the file's first line can tell its language."""
+    name, suffix = _name_suffix(path)
+    return not suffix and name not in _BY_NAME
+
+
+def _name_suffix(path: str | PurePath) -> tuple[str, str]:
+    """`PurePath(path)`'s name and suffix; a bare file name (the walker's thousands of
+    calls) skips building the PurePath."""
+    if not isinstance(path, str):
+        return path.name, path.suffix
+    bare = (
+        path not in ("", ".", "..")
+        and "/" not in path
+        and os.sep not in path
+        and (os.altsep is None or os.altsep not in path)
+    )
+    if bare:
+        i = path.rfind(".")
+        return path, path[i:] if 0 < i < len(path) - 1 else ""
     p = PurePath(path)
-    return not p.suffix and p.name not in _BY_NAME
+    return p.name, p.suffix
 
 
 def _shebang(head: bytes) -> LanguageSpec | None:

@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from indexing.extract import FileIndex, extract
+from indexing.extract import FileRows, extract_rows
 from indexing.languages import spec_named
 from indexing.walker import Candidate, Skip, read_source
 
@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 200
 """Fewer files to parse than this: parse in this process (a pool costs ~0.3 s to start)."""
 _CHUNK = 32
+"""Files per task sent to a parser process, at most."""
+_CHUNKS_PER_WORKER = 16
+"""Tasks per process if all were the same size: the last one then costs its process at
+most ~1/16 of its work in waiting for the others."""
 
 
 def default_workers() -> int:
@@ -50,7 +54,7 @@ def make_job(cand: Candidate, known: dict) -> Job:
     return (cand.path, cand.rel, cand.language.name, old and old.hash, old and old.language)
 
 
-def read_and_extract(job: Job, max_bytes: int) -> FileIndex | str | None:
+def read_and_extract(job: Job, max_bytes: int) -> FileRows | str | None:
     """A file's index; None when its content is what the store has; a skip reason."""
     path, rel, language, old_hash, old_language = job
     try:
@@ -64,13 +68,13 @@ def read_and_extract(job: Job, max_bytes: int) -> FileIndex | str | None:
     if spec is None:  # pragma: no cover - the walker only yields known languages
         return "not source"
     try:
-        return extract(rel, data, spec, content_hash=digest)
+        return extract_rows(rel, data, spec, digest)
     except Exception:  # a grammar bug must cost one file, not the build
         log.exception("parsing %s failed", rel)
         return "parse failed"
 
 
-def _extract_chunk(jobs: list[Job], max_bytes: int) -> list[FileIndex | str | None]:
+def _extract_chunk(jobs: list[Job], max_bytes: int) -> list[FileRows | str | None]:
     return [read_and_extract(job, max_bytes) for job in jobs]
 
 
@@ -112,28 +116,91 @@ def processes_can_start() -> bool:
     return path is None or os.path.exists(path)
 
 
+def chunked(todo: list[Candidate], workers: int) -> list[list[Candidate]]:
+    """`todo` in runs of consecutive files, each of at most _CHUNK files and about an equal
+    share of the bytes: a run of 32 large files must not be the one left at the end."""
+    cap = sum(c.size for c in todo) // (max(1, workers) * _CHUNKS_PER_WORKER) + 1
+    chunks: list[list[Candidate]] = []
+    run: list[Candidate] = []
+    size = 0
+    for cand in todo:
+        if run and (len(run) >= _CHUNK or size + cand.size > cap):
+            chunks.append(run)
+            run, size = [], 0
+        run.append(cand)
+        size += cand.size
+    if run:
+        chunks.append(run)
+    return chunks
+
+
+class ParserPool:
+    """Parser processes, started on a thread so that the walk goes on meanwhile: starting
+    the forkserver and importing tree-sitter in it (~0.15 s) then costs the build nothing."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="focal-parser-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if "forkserver" in methods:
+                ctx.set_forkserver_preload(["indexing.extract"])
+            executor = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=exit_with, initargs=(os.getpid(),)
+            )
+            self._executor = executor
+            # Each submit to a pool with no idle process starts one: start them all now.
+            for _ in range(self.workers):
+                executor.submit(os.getpid)
+        except BaseException as exc:
+            self._error = exc
+
+    def executor(self) -> ProcessPoolExecutor:
+        """The started pool; raises what stopped it from starting."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._executor is None:
+            raise RuntimeError("the parser processes were shut down")
+        return self._executor
+
+    def shutdown(self) -> None:
+        """Stop the processes (waiting for them); calling it again does nothing."""
+        self._thread.join()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
 def parse_in_processes(
-    todo: list[Candidate], known: dict, max_bytes: int, workers: int, peak: list[int]
+    todo: list[Candidate],
+    known: dict,
+    max_bytes: int,
+    workers: int,
+    peak: list[int],
+    started: ParserPool | None = None,
 ):
-    """(candidate, result) for each file, parsed in worker processes. Workers start from
-    a clean forkserver (never a fork of this possibly multi-threaded process). If the
-    pool cannot start or breaks, the remaining files are parsed here."""
-    chunks = [todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
-    pool = None
+    """(candidate, result) for each file, parsed in worker processes (those of `started`
+    when given; this then shuts them down). Workers start from a clean forkserver (never a
+    fork of this possibly multi-threaded process). If the pool cannot start or breaks, the
+    remaining files are parsed here."""
+    chunks = chunked(todo, workers)
+    pool = started
     futures: list[Future | None]
     try:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            ctx.set_forkserver_preload(["indexing.extract"])
-        pool = ProcessPoolExecutor(
-            min(workers, len(chunks)),
-            mp_context=ctx,
-            initializer=exit_with,
-            initargs=(os.getpid(),),
-        )
+        if pool is None:
+            pool = ParserPool(min(workers, len(chunks)))
+        executor = pool.executor()
         futures = [
-            pool.submit(_extract_chunk_in_worker, [make_job(c, known) for c in chunk], max_bytes)
+            executor.submit(
+                _extract_chunk_in_worker, [make_job(c, known) for c in chunk], max_bytes
+            )
             for chunk in chunks
         ]
     except Exception:
@@ -156,4 +223,4 @@ def parse_in_processes(
             yield from zip(chunk, results, strict=True)
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()

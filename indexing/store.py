@@ -19,7 +19,7 @@ from pathlib import Path
 
 import platformdirs
 
-from indexing.extract import FileIndex, Import, Symbol
+from indexing.extract import FileIndex, FileRows, Import, Symbol
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class Store:
             ).fetchone()
         return FileState(*r) if r else None
 
-    def put(self, items: Sequence[tuple[FileIndex, int, int]]) -> None:
+    def put(self, items: Sequence[tuple[FileIndex | FileRows, int, int]]) -> None:
         """Replace what the store knows of each file: (index, size, mtime_ns)."""
         if not items:
             return
@@ -261,21 +261,23 @@ class Store:
                         )
                         c.execute("DELETE FROM symbols WHERE file_id=?", (fid,))
                         c.execute("DELETE FROM imports WHERE file_id=?", (fid,))
-                    c.executemany(
-                        "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [
+                    if isinstance(fi, FileRows):
+                        symbols = [(fid, *r) for r in fi.symbols]
+                        imports = [(fid, *r) for r in fi.imports]
+                    else:
+                        symbols = [
                             (
                                 fid, s.name, s.name.lower(), s.qualified_name, s.kind,
                                 s.line, s.column, s.end_line, s.end_column,
                                 s.name_line, s.name_column, s.signature, s.doc, s.container,
                             )
                             for s in fi.symbols
-                        ],
-                    )  # fmt: skip
+                        ]  # fmt: skip
+                        imports = [(fid, i.module, "\n".join(i.names), i.line) for i in fi.imports]
                     c.executemany(
-                        "INSERT INTO imports VALUES (?, ?, ?, ?)",
-                        [(fid, i.module, "\n".join(i.names), i.line) for i in fi.imports],
+                        "INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", symbols
                     )
+                    c.executemany("INSERT INTO imports VALUES (?, ?, ?, ?)", imports)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -333,18 +335,23 @@ class Store:
     @contextlib.contextmanager
     def bulk(self):
         """Hold the writer for a large load. Into an empty store, the secondary indexes
-        are dropped for the load and built once at the end (meanwhile queries scan)."""
+        are dropped for the load and built once at the end (meanwhile queries scan), and
+        commits do not wait for the disk (synchronous=OFF, ~20% of the load's time). Only
+        an OS crash or power loss during that first build can then damage the file, and
+        the file is a cache: an unreadable one is deleted and rebuilt on open."""
         with self._wlock:
             empty = self._writer.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
             if empty:
                 for name in _INDEXES:
                     self._writer.execute(f"DROP INDEX IF EXISTS {name}")
+                self._writer.execute("PRAGMA synchronous=OFF")
             try:
                 yield
             finally:
                 if empty:
                     for name, on in _INDEXES.items():
                         self._writer.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+                    self._writer.execute("PRAGMA synchronous=NORMAL")
 
     def file_languages(self) -> list[tuple[str, str]]:
         return list(self._reader().execute("SELECT path, language FROM files ORDER BY path"))

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from indexing.ignore import ALWAYS_SKIPPED_DIRS, IgnoreRules, Rule, is_secret
+from indexing.ignore import ALWAYS_SKIPPED_DIRS, SECRET_DIRS, IgnoreRules, Rule, is_secret
 from indexing.languages import LanguageSpec, language_for, needs_head
 
 MAX_FILE_BYTES = 1_000_000
@@ -92,6 +92,8 @@ def walk(
         rel_dir, depth, parent_layers, via_link = stack.pop()
         abs_dir = os.path.join(root, rel_dir) if rel_dir else root
         layers = [*parent_layers, (rel_dir, rules.rules_in(rel_dir))]
+        # is_secret(rel) is this or is_secret(name): check the directories once, not per file
+        secret_dir = any(part.lower() in SECRET_DIRS for part in rel_dir.split("/"))
         try:
             with os.scandir(abs_dir) as it:
                 entries = list(it)
@@ -148,7 +150,11 @@ def walk(
                 skipped["unreadable"] += 1
                 continue
             linked = is_link or via_link
-            if is_secret(rel) or (linked and is_secret(os.path.realpath(entry.path))):
+            if (
+                secret_dir
+                or is_secret(name)
+                or (linked and is_secret(os.path.realpath(entry.path)))
+            ):
                 skipped["secret"] += 1
                 continue
             if rules.match(rel, False, layers):

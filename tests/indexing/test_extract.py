@@ -158,3 +158,21 @@ def test_shebang_picks_the_language_of_an_extensionless_script():
     assert language_for("run", b"#!/bin/bash\n").name == "shellscript"
     assert language_for("README", b"just text\n") is None
     assert language_for("Rakefile").name == "ruby"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, id=p or "empty")
+        for p in ["a.py", "A.PY", "a.", "a..py", ".bashrc", ".a.py", "Makefile", "x.tar.gz",
+                  " .py", "é.rs", ".", "..", "", "dir/x.go", "dir.d/Makefile"]
+    ],
+)  # fmt: skip
+def test_language_by_name_agrees_with_pathlib(path):
+    """The walker's fast path for bare names must read names as `PurePath` does."""
+    from pathlib import PurePath
+
+    from indexing.languages import _name_suffix
+
+    p = PurePath(path)
+    assert _name_suffix(path) == (p.name, p.suffix)

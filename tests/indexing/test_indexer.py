@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.indexing.conftest import write_tree
 from tests.indexing.samples import SAMPLES
 
@@ -162,3 +164,65 @@ def test_parser_processes_give_the_same_index(workspace, tmp_path, open_index, m
     assert multi.parse_count == 70
     assert multi.symbols_in("d3/m10.py") == single.symbols_in("d3/m10.py")
     assert multi.build().parsed == 0
+
+
+def test_parser_processes_stop_when_the_build_fails(workspace, open_index, monkeypatch):
+    """They start while the walk goes on; a build that fails before using them must not
+    leave them running."""
+    import multiprocessing
+
+    from indexing import indexer, parsing
+    from indexing.store import Store
+
+    write_tree(workspace, {f"m{i}.py": f"def f{i}(): pass\n" for i in range(40)})
+    monkeypatch.setattr(parsing, "PARALLEL_MIN_FILES", 10)
+    monkeypatch.setattr(indexer, "_BATCH", 10)  # a bulk load, which is what fails here
+    before = set(multiprocessing.active_children())
+    started, stopped = [], []
+
+    class Recorded(parsing.ParserPool):
+        def __init__(self, workers: int) -> None:
+            super().__init__(workers)
+            started.append(self)
+
+        def shutdown(self) -> None:
+            super().shutdown()
+            stopped.append(self)
+
+    def broken_bulk(self):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parsing, "ParserPool", Recorded)
+    monkeypatch.setattr(Store, "bulk", broken_bulk)
+    index = open_index(workspace, workers=2)
+    with pytest.raises(OSError, match="disk full"):
+        index.build()
+    assert len(started) == 1 and stopped == started
+    assert set(multiprocessing.active_children()) <= before
+    monkeypatch.undo()
+    assert index.build().files == 40
+
+
+@pytest.mark.parametrize(
+    ("sizes", "workers"),
+    [
+        pytest.param([100] * 100, 2, id="even"),
+        pytest.param([10] * 50 + [5000] * 3 + [10] * 50, 2, id="a-run-of-large-files"),
+        pytest.param([1_000_000] + [1] * 40, 4, id="one-huge-file"),
+        pytest.param([0] * 70, 2, id="empty-files"),
+        pytest.param([], 2, id="nothing"),
+    ],
+)
+def test_parser_tasks_share_the_bytes(sizes, workers):
+    from indexing.languages import language_for
+    from indexing.parsing import _CHUNK, chunked
+    from indexing.walker import Candidate
+
+    spec = language_for("a.py")
+    todo = [Candidate(f"/w/m{i}.py", f"m{i}.py", spec, n, 0) for i, n in enumerate(sizes)]
+    chunks = chunked(todo, workers)
+    assert [c for chunk in chunks for c in chunk] == todo  # all of them, in order
+    cap = sum(sizes) / (workers * 16)
+    for chunk in chunks:
+        assert 1 <= len(chunk) <= _CHUNK
+        assert len(chunk) == 1 or sum(c.size for c in chunk) <= cap + 1

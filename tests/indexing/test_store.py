@@ -6,9 +6,13 @@ import os
 import sqlite3
 import threading
 
+import pytest
+
 from indexing import store as store_mod
+from indexing.extract import extract, extract_rows
 from indexing.indexer import Index
-from indexing.store import default_db_path
+from indexing.languages import language_for
+from indexing.store import Store, default_db_path
 from tests.indexing.conftest import write_tree
 
 
@@ -93,3 +97,44 @@ def test_schema_constant_is_recorded(workspace, tmp_path):
     Index.open(workspace, db_path=db).close()
     row = sqlite3.connect(db).execute("SELECT value FROM meta WHERE key='schema_version'")
     assert row.fetchone()[0] == str(store_mod.SCHEMA_VERSION)
+
+
+def _sample_params():
+    from tests.indexing.samples import OPTIONAL_SAMPLES, SAMPLES
+
+    samples = {**SAMPLES, **OPTIONAL_SAMPLES}
+    # Columns count code points, not bytes: the rows must agree on that too.
+    samples["unicode.py"] = ('"""Ünï."""\nclass Café:\n    def naïve(self): "ß"\n', {}, set())
+    for name, (source, _, _) in samples.items():
+        yield pytest.param(name, source, id=name)
+
+
+@pytest.mark.parametrize(("name", "source"), list(_sample_params()))
+def test_bulk_rows_store_what_a_single_update_stores(tmp_path, name, source):
+    """A full build stores the rows parser processes send (`FileRows`); a saved file
+    stores its `FileIndex`. Both must come back as the same symbols and imports."""
+    spec = language_for(name)
+    if spec is None:
+        pytest.skip(f"no grammar for {name}")
+    data = source.encode()
+    fi = extract(name, data, spec, content_hash="h")
+    stored = []
+    for i, item in enumerate([fi, extract_rows(name, data, spec, "h")]):
+        st = Store(tmp_path / f"{i}.sqlite3", str(tmp_path))
+        st.put([(item, len(data), 1)])
+        stored.append((st.in_file(name), st.imports_of(name), st.file_state(name)))
+        st.close()
+    assert stored[0] == stored[1]
+    assert sorted(stored[1][0], key=lambda s: (s.line, s.column)) == sorted(
+        fi.symbols, key=lambda s: (s.line, s.column)
+    )
+
+
+def test_bulk_load_restores_indexes_and_durability(tmp_path):
+    st = Store(tmp_path / "i.sqlite3", str(tmp_path))
+    with st.bulk():
+        assert st._writer.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+    assert st._writer.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    names = {r[0] for r in st._writer.execute("SELECT name FROM sqlite_master")}
+    assert set(store_mod._INDEXES) <= names
+    st.close()

@@ -297,3 +297,21 @@ def test_links_that_lead_out_or_to_secrets_are_excluded(workspace, open_index, t
     assert index.update_file(workspace / "key.py") is None
     assert index.update_file(workspace / "settings.py") is None
     assert _paths(index) == {"a.py"}
+
+
+def test_secret_directories_at_any_depth_and_case(workspace, open_index):
+    write_tree(
+        workspace,
+        {
+            "deploy/.AWS/creds.py": "KEY = 'x'\n",
+            "a/b/.ssh/sub/helper.py": "PASSWORD = 'x'\n",
+            "a/b/ssh/helper.py": "def helper(): pass\n",  # no dot: an ordinary directory
+            "a/.env.py/x.py": "def ok(): pass\n",  # only files named like .env are secrets
+        },
+    )
+    index = open_index(workspace)
+    summary = index.build()
+    assert _paths(index) == {"a/b/ssh/helper.py", "a/.env.py/x.py"}
+    assert summary.skipped["secret"] == 2
+    for rel in ("deploy/.AWS/creds.py", "a/b/.ssh/sub/helper.py", "a/b/ssh/helper.py"):
+        assert (exclusion_reason(workspace, workspace / rel) == "secret") == is_secret(rel)
