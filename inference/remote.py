@@ -44,6 +44,7 @@ from inference.types import (
 )
 
 log = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["FIM_FAMILIES", "FIM_MODES", "RemoteEngine", "RemoteNotAllowed", "RemoteRequest"]
 
@@ -351,7 +352,13 @@ class RemoteEngine:
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """Send a request. A failed connection and a 502/503/504 are retried with backoff;
         a request the server accepted is not sent twice."""
-        data = json.dumps(body).encode("utf-8") if body is not None else None
+        # Lone surrogates (a document may hold them) become U+FFFD: escaped as `\udcff` they
+        # are JSON that llama-server and most other servers reject.
+        data = (
+            _SURROGATE.sub("\ufffd", json.dumps(body, ensure_ascii=False)).encode("utf-8")
+            if body is not None
+            else None
+        )
         for attempt in range(self.retries + 1):
             if job is not None and job.cancel.is_set():
                 raise Cancelled(job.reason)

@@ -297,3 +297,18 @@ def test_fim_modes(server: str, kwargs: dict, template: str) -> None:
         s = e.complete(TASK, SHORT).future.result(30)
         assert s.origin.template == template
         assert s.origin.stop_reason
+
+
+def test_a_document_with_lone_surrogates_is_completed_remotely(engine: RemoteEngine) -> None:
+    """A document may hold lone surrogates (valid JSON escapes from the editor); sent
+    escaped, servers reject them (llama-server's parser, or the server's own tokenizer):
+    they travel as U+FFFD and the completion comes back."""
+    task = CompletionTask(
+        document="file:///w/bad.py",
+        path="bad.py",
+        language="python",
+        prefix="bad = '\udcff\ud800'\n\n\ndef greet(name):\n    return ",
+        suffix="\n",
+    )
+    s = engine.complete(task, SHORT).future.result(30)
+    assert s.text.strip()
