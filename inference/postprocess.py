@@ -17,6 +17,27 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
+_NEAR = 20_000
+"""How far from the cursor the stop rules look for lines with code: a 50 MB document is
+not split into lines at every completion (the window the model sees is smaller still)."""
+
+
+def _last_code_line(text: str) -> str | None:
+    """The last line of `text` (within `_NEAR` characters of its end) that is not blank."""
+    lines = text[-_NEAR:].split("\n")
+    if len(text) > _NEAR:
+        lines = lines[1:]  # cut inside: not a whole line
+    return next((ln for ln in reversed(lines) if ln.strip()), None)
+
+
+def _first_code_lines(text: str, n: int) -> list[str]:
+    """The first `n` non-blank lines of `text` (within `_NEAR` characters), stripped."""
+    lines = text[:_NEAR].split("\n")
+    if len(text) > _NEAR:
+        lines = lines[:-1]
+    return [ln.strip() for ln in lines if ln.strip()][:n]
+
+
 @dataclass
 class StopRules:
     """Decides when a completion ends, given where the cursor is."""
@@ -36,10 +57,10 @@ class StopRules:
         if cur_line.strip():
             self._block_indent = _indent(cur_line)
         else:
-            above = [ln for ln in self.prefix.split("\n")[:-1] if ln.strip()]
-            self._block_indent = min(_indent(cur_line), _indent(above[-1]) if above else 0)
+            above = _last_code_line(self.prefix[: max(0, self.prefix.rfind("\n"))])
+            self._block_indent = min(_indent(cur_line), _indent(above) if above else 0)
         # Non-empty suffix lines, to spot the model re-emitting them.
-        self._suffix_lines = [ln.strip() for ln in self.suffix.split("\n") if ln.strip()][:3]
+        self._suffix_lines = _first_code_lines(self.suffix, 3)
 
     def check(self, text: str) -> tuple[bool, int, str]:
         """(stop?, cut position, reason) for the text generated so far."""

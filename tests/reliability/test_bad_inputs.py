@@ -388,8 +388,8 @@ def test_a_50_mb_document_is_edited_and_completed_without_blocking_the_server(
     hostile.call(change)
     assert _digest(hostile, uri) == {"length": len(text), "sha256": text_digest(text)}
 
-    async def complete_while_asking_status(c):
-        pending = asyncio.ensure_future(_inline(c, uri, last + 1, 11))
+    async def complete_while_asking_status(c, line: int, character: int):
+        pending = asyncio.ensure_future(_inline(c, uri, line, character))
         await asyncio.sleep(0.05)
         worst = 0.0
         while not pending.done():
@@ -399,12 +399,18 @@ def test_a_50_mb_document_is_edited_and_completed_without_blocking_the_server(
             await asyncio.sleep(0.05)
         return await pending, worst
 
-    result, worst = hostile.call(complete_while_asking_status, timeout=120)
-    assert result is not None  # answered; the engine may find no suggestion in time
-    print(f"50 MB: the longest wait for focal/status during the completion: {worst:.2f} s")
-    # The prompt window is cut without splitting the document, and no context is gathered
-    # for a file this size (it would be parsed whole): measured 0.08 s, was 1.4 s.
-    assert worst < 0.5, f"the server stopped answering for {worst:.1f} s"
+    # At its end (a 50 MB prefix), at the start of its last line (the stop rules look for
+    # the last line above with code), and at its start (a 50 MB suffix).
+    for line, character in ((last + 1, 11), (last + 1, 0), (0, 0)):
+        result, worst = hostile.call(
+            lambda c, ln=line, ch=character: complete_while_asking_status(c, ln, ch), timeout=120
+        )
+        assert result is not None  # answered; the engine may find no suggestion in time
+        print(f"50 MB, line {line}: the longest wait for focal/status: {worst:.2f} s")
+        # The prompt window is cut without splitting the document, the stop rules read only
+        # the lines near the cursor, and no context is gathered for a file this size (it
+        # would be parsed whole): measured 0.08 s, was 1.4 s.
+        assert worst < 0.5, f"the server stopped answering for {worst:.1f} s"
     _close(hostile, uri)
     _still_serves(hostile, workspace)
 
