@@ -37,7 +37,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexing.budget import SETTLED
 from indexing.indexer import Index
 from indexing.retrieval import Retriever
 from inference.types import CompletionTask, GenerationParams
@@ -229,7 +228,7 @@ def recall_bench(
         # As `gather` does, with the tokenizer's share of the retrieval time measured.
         room = room_for(task, tokens, settings.budget_tokens, 64)
         options = options_for(settings, room.budget)
-        settled = retriever.counts._samples.get("bench", 0) >= SETTLED
+        settled = retriever.counts.settled("bench")
         learning += not settled
         for times in (cold, warm):
             tokens.ms = 0.0

@@ -62,6 +62,10 @@ class TokenCounts:
         old = self._ratio.get(tokenizer, ratio)
         self._ratio[tokenizer] = old + (ratio - old) / n
 
+    def settled(self, tokenizer: str) -> bool:
+        """Has `tokenizer`'s ratio been learnt (so that estimates are the counts)?"""
+        return tokenizer == "~" or self._samples.get(tokenizer, 0) >= SETTLED
+
     def counter(self, count: TokenCounter | None, tokenizer: str) -> Counter:
         return Counter(self, safe(count), tokenizer if count is not None else "~")
 
@@ -96,14 +100,10 @@ class Counter:
         """An estimate of what a chunk's path label costs (its separator token included)."""
         return 2 + int(len(path) / self.ratio())
 
-    def settled(self) -> bool:
-        """Has this tokenizer's ratio been learnt (so that estimates are the counts)?"""
-        return self.tokenizer == "~" or self.r._samples.get(self.tokenizer, 0) >= SETTLED
-
     def chunk(self, path: str, text: str) -> int:
         """What a chunk costs in the prompt: exactly (one call for its label and text) while
         the ratio is learnt, then the pessimistic estimate the chunk was cut with."""
-        if self.settled():
+        if self.r.settled(self.tokenizer):
             return self.estimate(path, text)
         return self.exact(f"{path}\n{text}") + 1
 

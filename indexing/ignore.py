@@ -70,10 +70,13 @@ _SECRET_RE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_NAMES), re
 
 def is_secret(path: str | os.PathLike[str]) -> bool:
     """True for files that commonly hold credentials (`.env`, keys, `.netrc`, ...)."""
-    *dirs, name = os.fspath(path).replace(os.sep, "/").rstrip("/").split("/")
-    if _SECRET_RE.match(name):
-        return True
-    return any(part.lower() in SECRET_DIRS for part in dirs)
+    folder, _, name = os.fspath(path).replace(os.sep, "/").rstrip("/").rpartition("/")
+    return _SECRET_RE.match(name) is not None or in_secret_dir(folder)
+
+
+def in_secret_dir(folder: str) -> bool:
+    """True when a directory of `folder` ('/'-separated) is one whose files are secrets."""
+    return any(part.lower() in SECRET_DIRS for part in folder.split("/"))
 
 
 def ai_disabled(root: str | os.PathLike[str]) -> bool:

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +127,17 @@ class Index:
 
     # -- building ----------------------------------------------------------------------
 
+    def _walk(self, skipped: Counter[str], start: str = "") -> Iterator[Candidate]:
+        """The files to index under the root (or its subdirectory `start`)."""
+        return walk(
+            self.root,
+            self.rules,
+            skipped,
+            max_bytes=self.max_file_bytes,
+            max_depth=self.max_depth,
+            start=start,
+        )
+
     def build(
         self,
         progress: Callable[[BuildProgress], None] | None = None,
@@ -149,13 +160,7 @@ class Index:
             todo: list[Candidate] = []
             pool = None
             try:
-                for cand in walk(
-                    self.root,
-                    self.rules,
-                    skipped,
-                    max_bytes=self.max_file_bytes,
-                    max_depth=self.max_depth,
-                ):
+                for cand in self._walk(skipped):
                     old = known.get(cand.rel)
                     if (
                         old is not None
@@ -344,14 +349,7 @@ class Index:
             if ai_disabled(self.root):
                 return 0
             skipped: Counter[str] = Counter()
-            for cand in walk(
-                self.root,
-                self.rules,
-                skipped,
-                max_bytes=self.max_file_bytes,
-                max_depth=self.max_depth,
-                start=rel,
-            ):
+            for cand in self._walk(skipped, start=rel):
                 if self.update_file(cand.path) is not None:
                     n += 1
         return n

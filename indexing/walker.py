@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from indexing.ignore import ALWAYS_SKIPPED_DIRS, SECRET_DIRS, IgnoreRules, Rule, is_secret
+from indexing.ignore import ALWAYS_SKIPPED_DIRS, IgnoreRules, Rule, in_secret_dir, is_secret
 from indexing.languages import LanguageSpec, language_for, needs_head
 
 MAX_FILE_BYTES = 1_000_000
@@ -93,7 +93,7 @@ def walk(
         abs_dir = os.path.join(root, rel_dir) if rel_dir else root
         layers = [*parent_layers, (rel_dir, rules.rules_in(rel_dir))]
         # is_secret(rel) is this or is_secret(name): check the directories once, not per file
-        secret_dir = any(part.lower() in SECRET_DIRS for part in rel_dir.split("/"))
+        secret_dir = in_secret_dir(rel_dir)
         try:
             with os.scandir(abs_dir) as it:
                 entries = list(it)

@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from inference.model_card import ModelError, read_model_card
 from inference.offload import OffloadPlan
 from inference.postprocess import StopRules
 from inference.templates import FimTemplate, PromptLimits, build_prompt, template_for
+from inference.text import utf8
 from inference.types import (
     CompletionTask,
     ContextBundle,
@@ -39,7 +39,6 @@ from inference.types import (
 )
 
 log = logging.getLogger(__name__)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["Cancelled", "EngineConfig", "EngineRequest", "LlamaEngine", "ModelError"]
 
@@ -98,15 +97,6 @@ class EngineRequest:
                 and self.future.set_running_or_notify_cancel()
             ):
                 self.future.set_exception(Cancelled(reason))
-
-
-def _utf8(text: str) -> bytes:
-    """`text` as UTF-8 for llama.cpp's tokenizer. A document may hold lone surrogates (valid
-    JSON escapes such as "\\ud800" that UTF-8 cannot encode): they become U+FFFD."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def gpu_offload_supported() -> bool:
@@ -270,7 +260,7 @@ class LlamaEngine:
         """Tokenize user text (no special tokens). Only valid once loaded; thread-safe enough
         for counting because tokenization does not touch the decode state."""
         self.wait_loaded()
-        return list(self._llama.tokenize(_utf8(text), add_bos=False, special=False))
+        return list(self._llama.tokenize(utf8(text), add_bos=False, special=False))
 
     # -- worker thread -------------------------------------------------------------------
 
@@ -401,7 +391,7 @@ class LlamaEngine:
     def _special_id(self, text: str) -> int:
         tid = self._special.get(text)
         if tid is None:
-            ids = self._llama.tokenize(_utf8(text), add_bos=False, special=True)
+            ids = self._llama.tokenize(utf8(text), add_bos=False, special=True)
             if len(ids) != 1:
                 raise ModelError(f"marker {text!r} is not a single token in {self.card.name}")
             tid = self._special[text] = ids[0]
@@ -417,7 +407,7 @@ class LlamaEngine:
             if piece.control:
                 ids.append(self._special_id(piece.text))
             elif piece.text:
-                ids += self._llama.tokenize(_utf8(piece.text), add_bos=False, special=False)
+                ids += self._llama.tokenize(utf8(piece.text), add_bos=False, special=False)
         return ids
 
     def _fit_prompt(
@@ -470,7 +460,7 @@ class LlamaEngine:
 
     def _text_tokens(self, text: str, special: bool) -> list[int]:
         ids = [self._llama.token_bos()] if self.card.add_bos else []
-        ids += self._llama.tokenize(_utf8(text), add_bos=False, special=special)
+        ids += self._llama.tokenize(utf8(text), add_bos=False, special=special)
         limit = self._llama.n_ctx() - 16
         if len(ids) > limit:
             raise ModelError(
@@ -498,7 +488,7 @@ class LlamaEngine:
         rendered = formatter(messages=messages).prompt
         # The template's own markers must be control tokens; the cost is that a message
         # containing a marker string becomes one too (as in every llama.cpp chat front end).
-        tokens = self._llama.tokenize(_utf8(rendered), add_bos=False, special=True)
+        tokens = self._llama.tokenize(utf8(rendered), add_bos=False, special=True)
         max_tokens = max(1, min(params.max_tokens, self._llama.n_ctx() - len(tokens) - 1))
         if len(tokens) >= self._llama.n_ctx() - 1:
             raise ModelError(

@@ -32,6 +32,7 @@ from inference.decoding import Cancelled
 from inference.model_card import _FIM_SPELLINGS, ModelError
 from inference.postprocess import StopRules
 from inference.templates import FimTemplate, build_prompt
+from inference.text import without_surrogates
 from inference.types import (
     CompletionTask,
     ContextBundle,
@@ -44,7 +45,6 @@ from inference.types import (
 )
 
 log = logging.getLogger(__name__)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["FIM_FAMILIES", "FIM_MODES", "RemoteEngine", "RemoteNotAllowed", "RemoteRequest"]
 
@@ -355,7 +355,7 @@ class RemoteEngine:
         # Lone surrogates (a document may hold them) become U+FFFD: escaped as `\udcff` they
         # are JSON that llama-server and most other servers reject.
         data = (
-            _SURROGATE.sub("\ufffd", json.dumps(body, ensure_ascii=False)).encode("utf-8")
+            without_surrogates(json.dumps(body, ensure_ascii=False)).encode("utf-8")
             if body is not None
             else None
         )

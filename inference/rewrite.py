@@ -12,6 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 
+from inference.text import split_lines
 from inference.types import ContextBundle, GenerationParams
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n?```|$)", re.DOTALL)
@@ -147,14 +148,10 @@ class LineEdit:
     text: str
 
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-"""A line as LSP (and every editor) counts them: `str.splitlines` also breaks at form
-feeds, U+2028 and more, which would number lines the editor does not have."""
-
-
 def minimal_edits(original: str, rewrite: str) -> list[LineEdit]:
-    """Only the lines that change, as edits relative to the region's first line."""
-    old, new = _LINE.findall(original), _LINE.findall(rewrite)
+    """Only the lines that change, as edits relative to the region's first line, on the
+    lines the editor has (LSP's line breaks)."""
+    old, new = split_lines(original), split_lines(rewrite)
     sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
     return [
         LineEdit(i1, i2, "".join(new[j1:j2]))

@@ -18,21 +18,12 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
+from inference.text import split_lines
+
 log = logging.getLogger(__name__)
 
 _BREAK = re.compile(r"\r\n|\r|\n")
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_NOT_LSP_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-"""Where `str.splitlines` breaks a line and LSP does not."""
 _CHUNK = 1 << 20
-
-
-def split_lines(text: str) -> list[str]:
-    """`text`'s lines with their line breaks, like `str.splitlines(True)` but breaking only
-    where LSP does."""
-    if _NOT_LSP_BREAKS.search(text) is None:
-        return text.splitlines(True)  # the same lines, ten times faster
-    return _LINE.findall(text)
 
 
 def line_start(text: str, line: int) -> int | None:
@@ -66,7 +57,13 @@ class LspTextDocument(TextDocument):
 
     @property
     def lines(self) -> tuple[str, ...]:  # type: ignore[override]
-        return tuple(split_lines(self.source))
+        """The document's lines, split once per version of its text (code actions ask on
+        every cursor move)."""
+        source = self.source
+        cached = self.__dict__.get("_focal_lines")
+        if cached is None or cached[0] is not source:
+            cached = self.__dict__["_focal_lines"] = (source, tuple(split_lines(source)))
+        return cached[1]
 
     def offset(self, source: str, position: types.Position) -> int:
         """The index into `source` of a client position (in the negotiated encoding). A

@@ -183,6 +183,20 @@ async def _complete_and_accept(client, uri: str, suggestions: list[str], accepte
 TEXT = "def add(a, b):\n    return "
 
 
+def _serve(home: Path, root: Path, tiny_model: Path) -> LiveServer:
+    """A live server on `root` (state under `home`): the tiny model, no repository context."""
+    server = LiveServer(home)
+    server.start(root, tiny_settings(tiny_model, context=False))
+    return server
+
+
+def _copy(source: Path, tmp_path: Path, k: int) -> tuple[Path, Path]:
+    """Round `k`'s own copy of the workspace `source`, and its own state directory."""
+    root = tmp_path / f"ws{k}"
+    shutil.copytree(source, root)
+    return root, tmp_path / f"home{k}"
+
+
 def test_the_server_survives_sigkill_while_recording_suggestions(tmp_path: Path, tiny_model: Path):
     home = tmp_path / "home"
     root = tmp_path / "ws"
@@ -192,8 +206,7 @@ def test_the_server_survives_sigkill_while_recording_suggestions(tmp_path: Path,
     accepted: list[str] = []
     kills = fuzz_examples(2)
     for k in range(kills):
-        server = LiveServer(home)
-        server.start(root, tiny_settings(tiny_model, context=False))
+        server = _serve(home, root, tiny_model)
         try:
             assert server.call(wait_ready)["state"] == "ready"
             uris = [(root / f"k{k}-{n}.py").as_uri() for n in range(3)]
@@ -233,8 +246,7 @@ def test_the_server_survives_sigkill_while_recording_suggestions(tmp_path: Path,
         assert_ledger_holds(ledger_path(home), suggestions, accepted)
 
     # Restarted on the same ledger: it opens, records, and the old records are still there.
-    server = LiveServer(home)
-    server.start(root, tiny_settings(tiny_model, context=False))
+    server = _serve(home, root, tiny_model)
     try:
         assert server.call(wait_ready)["state"] == "ready"
         after: list[str] = []
@@ -332,11 +344,8 @@ def test_the_index_survives_sigkill_during_its_build(
     source, clean = template
     rng = random.Random(5)
     for k in range(fuzz_examples(1)):
-        root = tmp_path / f"ws{k}"
-        shutil.copytree(source, root)
-        home = tmp_path / f"home{k}"
-        server = LiveServer(home)
-        server.start(root, tiny_settings(tiny_model, context=False))
+        root, home = _copy(source, tmp_path, k)
+        server = _serve(home, root, tiny_model)
         try:
             target = rng.randint(1, FILES - 1)
             deadline = time.monotonic() + 120
@@ -357,8 +366,7 @@ def test_the_index_survives_sigkill_during_its_build(
         _open_index_directly(root, db)
 
         # Restarted: the build completes and the index equals a clean build.
-        server = LiveServer(home)
-        server.start(root, tiny_settings(tiny_model, context=False))
+        server = _serve(home, root, tiny_model)
         try:
             message = _wait_for_build_end(server)
             assert message == f"{clean['files']} files, {clean['symbols']} symbols", (
@@ -408,11 +416,8 @@ def test_the_index_keeps_an_acknowledged_build_through_sigkill_during_updates(
     source, clean = template
     rng = random.Random(9)
     for k in range(fuzz_examples(1)):
-        root = tmp_path / f"ws{k}"
-        shutil.copytree(source, root)
-        home = tmp_path / f"home{k}"
-        server = LiveServer(home)
-        server.start(root, tiny_settings(tiny_model, context=False))
+        root, home = _copy(source, tmp_path, k)
+        server = _serve(home, root, tiny_model)
         try:
             assert _wait_for_build_end(server).startswith(f"{clean['files']} files")
 

@@ -133,3 +133,18 @@ def test_fix_edits_are_numbered_on_the_editors_lines():
     region = "int a;\x0c\nint b;\n"
     rewrite = "int a;\x0c\nint c;\n"
     assert minimal_edits(region, rewrite) == [LineEdit(1, 2, "int c;\n")]
+
+
+def test_lines_follow_every_edit():
+    """`lines` is split once per version of the text (code actions ask for it on every
+    cursor move), and an edit is seen at once."""
+    doc = LspTextDocument("file:///x.py", "a = 1\nb = 2\n", position_codec=PositionCodec("utf-16"))
+    first = doc.lines
+    assert first == ("a = 1\n", "b = 2\n") and doc.lines is first
+    doc.apply_change(
+        types.TextDocumentContentChangePartial(
+            range=types.Range(start=types.Position(1, 0), end=types.Position(1, 0)),
+            text="c = 3\x0c\n",
+        )
+    )
+    assert doc.lines == ("a = 1\n", "c = 3\x0c\n", "b = 2\n")
