@@ -109,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     models = args.model or [str(m) for m in (embedded_model(), _q4_0_model()) if m]
     kinds = ", ".join(cpu_check.buffer_types()) or "none"
     model_name, flags = cpu_check.host_cpu()
-    print(f"# {model_name}; extra CPU buffer types in this build: {kinds}", file=sys.stderr)
+    print(
+        f"# {model_name} [{' '.join(flags)}]; extra CPU buffer types in this build: {kinds}",
+        file=sys.stderr,
+    )
     results = []
     for model in models:
         runs: dict[str, list[dict]] = {"on": [], "off": []}
