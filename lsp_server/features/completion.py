@@ -220,6 +220,7 @@ class CompletionFeature:
         once, before the model or the context is awaited, so that a request at the same
         place arriving meanwhile joins it."""
         run = asyncio.get_running_loop().create_task(self._produce(task, stream, turn, s))
+        run.add_done_callback(_retrieved)
         shared = _SharedRun(place or (task.document, -1, -1, -1), stream, turn, run)
         if place is not None:
             self._shared[task.document] = shared
@@ -406,6 +407,13 @@ class CompletionFeature:
             data={"suggestionId": suggestion.id},
         )
         return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def _retrieved(run: asyncio.Task[Any]) -> None:
+    """Mark a run's failure seen: its askers got it, or all of them left before it ended
+    (superseded, cancelled); either way it is no "exception never retrieved"."""
+    if not run.cancelled():
+        run.exception()
 
 
 def units(text: str, encoding: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,8 +35,12 @@ def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 @needs_npm
 def test_extension_builds_and_its_unit_tests_pass():
+    # `npm ci` runs in .ci/run (it downloads); the suite only builds and tests.
     if not (EXT / "node_modules" / "vscode-languageclient").is_dir():
-        _npm("ci", "--no-audit", "--no-fund", timeout=300)
+        message = f"the extension's packages are not installed: cd {EXT} && npm ci"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
     _npm("run", "build", timeout=180)
     assert (EXT / "out" / "src" / "extension.js").is_file()
     proc = _npm("test", timeout=120)
