@@ -56,11 +56,15 @@ class _SharedRun:
     """The turn of the request that started it, on its stream."""
     run: asyncio.Task[Suggestion | None]
     waiters: int = 0
+    abandoned: bool = False
+    """Every asker left (cancelled, superseded) and the run was told to stop: a request
+    arriving now must not join it (VS Code cancels its inline request and asks again at
+    the same place)."""
 
     def joinable(self) -> bool:
-        """Still running, or finished with a suggestion (not failed or cancelled)."""
+        """Running and wanted, or finished with a suggestion (not failed or cancelled)."""
         if not self.run.done():
-            return True
+            return not self.abandoned
         return not self.run.cancelled() and self.run.exception() is None
 
 
@@ -206,6 +210,7 @@ class CompletionFeature:
             shared.run.remove_done_callback(settle)
             shared.waiters -= 1
             if shared.waiters == 0 and not shared.run.done():
+                shared.abandoned = True
                 shared.run.cancel()  # $/cancelRequest (or superseded) for every asker
 
     async def _run(

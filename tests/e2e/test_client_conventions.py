@@ -316,3 +316,25 @@ async def test_log_records_reach_the_editor_with_their_level(tmp_path: Path):
     assert "marker-4711" not in stderr, stderr
     assert "'lots'" not in stderr, stderr
     assert " INFO " not in stderr and " WARNING " not in stderr, stderr
+
+
+async def test_asking_again_at_the_same_place_after_cancelling_gets_a_suggestion(
+    client: LanguageClient, smollm2: Path, tmp_path: Path
+):
+    """VS Code cancels its inline request and asks again at the same place (same version
+    and position): the new request must not join the run being stopped for the old one."""
+    await start(client, tmp_path, {"model": {"path": str(smollm2)}, "index": {"enabled": False}})
+    uri = open_doc(client, tmp_path / "stats.py", FUNC)
+    line, col = end_of(FUNC)
+    first = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, line, col), msg_id="in-1"
+        )
+    )
+    await asyncio.sleep(0.05)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="in-1"))
+    again = await asyncio.wait_for(
+        client.text_document_inline_completion_async(inline_params(uri, line, col)), 120
+    )
+    assert again is not None and again.items and again.items[0].insert_text.strip()
+    await asyncio.gather(first, return_exceptions=True)

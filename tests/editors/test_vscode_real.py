@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -50,10 +51,21 @@ def total(values):
     return sum(values)
 '''
 
-# The first chunk typed in the newly opened file, then one chunk per keystroke pause.
-FIRST_TEXT = "\n\ndef maximum(values):\n    return"
+SCRATCH = '''"""More helpers."""
+
+
+def mean(values):
+    return sum(values) / len(values)
+'''
+
+# What is typed in stats.py and accepted with Tab; then, in scratch.py newly opened, the
+# first chunk and one chunk per keystroke pause. Each ends with a space, as a user's
+# `return ` does: VS Code closes its suggest widget (the `return` keyword item), which
+# would otherwise take the Tab and hide the ghost text.
+FIRST_TEXT = "\n\ndef maximum(values):\n    return "
+NEW_FILE_TEXT = "\n\ndef maximum(values):\n    return "
 PAUSE_TEXTS = [
-    f"\n\ndef {name}(values):\n    return"
+    f"\n\ndef {name}(values):\n    return "
     for name in (
         "minimum",
         "count",
@@ -140,7 +152,8 @@ def repo(tmp_path: Path) -> Path:
     _git(repo, "config", "user.email", "focal-test@example.com")
     _git(repo, "config", "commit.gpgsign", "false")
     (repo / "stats.py").write_text(SOURCE)
-    _git(repo, "add", "stats.py")
+    (repo / "scratch.py").write_text(SCRATCH)
+    _git(repo, "add", "stats.py", "scratch.py")
     _git(repo, "commit", "-q", "-m", "Add stats")
     return repo
 
@@ -149,12 +162,19 @@ def _user_settings(focal: Path) -> dict[str, Any]:
     return {
         # Focal as a user installs it: the `focal` executable named in the settings.
         "focal.server.path": str(focal),
+        # The LSP traffic in the Focal output channel, for a failure's explanation.
+        "focal.trace.server": "messages",
         # The test types code character by character: no auto-indent or auto-closing, so
         # that the file holds exactly what was typed plus what was accepted.
         "editor.autoIndent": "none",
         "editor.autoClosingBrackets": "never",
         "editor.autoClosingQuotes": "never",
         "editor.formatOnType": False,
+        # Ghost text only: VS Code's quick suggestions would also ask Focal for a completion
+        # list at every keystroke of a word, each a model run of its own on the one engine
+        # thread (see editors/README.md for what that costs).
+        "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
+        "editor.suggestOnTriggerCharacters": False,
         # Quiet, offline VS Code.
         "security.workspace.trust.enabled": False,
         "workbench.startupEditor": "none",
@@ -215,6 +235,7 @@ def _audit(env: dict[str, str]) -> list[dict[str, Any]]:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.timeout(900)
 def test_extension_in_a_real_vs_code(
     tools: dict[str, Path], vsix: Path, repo: Path, smollm2: Path, tmp_path: Path, record_property
 ):
@@ -284,11 +305,13 @@ def test_extension_in_a_real_vs_code(
         "out": str(out),
         "model_label": _model_label(smollm2),
         "first_text": FIRST_TEXT,
+        "pause_file": "scratch.py",
+        "new_file_text": NEW_FILE_TEXT,
         "pause_texts": PAUSE_TEXTS,
         "key_delay_ms": 40,
         "start_timeout_ms": 180_000,
         "ghost_timeout_ms": 60_000,
-        "pause_timeout_ms": 20_000,
+        "pause_timeout_ms": 30_000,
         "summary_timeout_ms": 180_000,
     }
     cfg_path = tmp_path / "driver.json"
@@ -334,8 +357,9 @@ def test_extension_in_a_real_vs_code(
     assert saved.startswith(typed), saved
     inserted = saved[len(typed) :]
     assert inserted.strip(), f"Tab inserted nothing: {saved!r}"
-    shown = result["first"]["ghost"].replace("\u00a0", " ")
-    assert inserted.split("\n")[0].strip() == shown.split("\n")[0].strip(), (inserted, shown)
+    # The ghost text's DOM splits it into spans (and lines): compare without whitespace.
+    shown = result["first"]["ghost"]
+    assert re.sub(r"\s", "", inserted) == re.sub(r"\s", "", shown), (inserted, shown)
 
     # The status bar shows the model and the time of the last suggestion; its tooltip the
     # origin (digest).
@@ -364,8 +388,12 @@ def test_extension_in_a_real_vs_code(
     pauses = [p["ms"] for p in result["pauses"] if p["ms"] is not None]
     assert len(pauses) >= 10, result["pauses"]
     p50 = statistics.median(pauses)
-    first_ms = result["first"]["ms"]
-    print(f"first ghost text in the new file: {first_ms} ms; p50 over {len(pauses)} pauses: {p50} ms")
+    first_ms = result["first_in_new_file"]["ms"]
+    print(
+        f"ghost text after the last keystroke: first in stats.py {result['first']['ms']} ms, "
+        f"first in the newly opened scratch.py {first_ms} ms, p50 over {len(pauses)} "
+        f"later pauses {p50} ms"
+    )
     print(f"pauses (ms): {pauses}")
     record_property("first_ghost_ms", first_ms)
     record_property("ghost_p50_ms", p50)

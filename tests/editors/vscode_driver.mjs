@@ -232,9 +232,25 @@ async function main() {
     // Clear the toasts so that later steps see only their own.
     await runCommand('Notifications: Clear All Notifications').catch(() => undefined);
 
-    await step('keystroke-pauses', async () => {
+    // A second file, newly opened: its first ghost text, then the keystroke pauses.
+    await step('open-second-file', async () => {
+      await page.keyboard.press('Control+P');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(cfg.pause_file);
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: cfg.pause_file }).first().waitFor();
+      await page.keyboard.press('Enter');
+      await page.locator(`.tab.active[data-resource-name="${cfg.pause_file}"]`).waitFor();
       await page.locator('.monaco-editor .view-lines').first().click();
       await page.keyboard.press('Control+End');
+    });
+    result.first_in_new_file = await step('first-ghost-text-in-new-file', async () => {
+      const p = await typeAndTime(cfg.new_file_text, cfg.ghost_timeout_ms);
+      await page.keyboard.press('Escape');
+      return p;
+    });
+
+    await step('keystroke-pauses', async () => {
       for (const text of cfg.pause_texts) {
         try {
           const p = await typeAndTime(text, cfg.pause_timeout_ms);
