@@ -62,10 +62,13 @@ class _SharedRun:
     the same place)."""
 
     def joinable(self) -> bool:
-        """Running and wanted, or finished with a suggestion (not failed or cancelled)."""
+        """Running and wanted, or finished with a suggestion (not failed, cancelled, or
+        without a model: the user may have fixed the setting since)."""
         if not self.run.done():
             return not self.abandoned
-        return not self.run.cancelled() and self.run.exception() is None
+        if self.run.cancelled() or self.run.exception() is not None:
+            return False
+        return self.run.result() is not None
 
 
 class CompletionFeature:
