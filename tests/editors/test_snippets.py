@@ -416,7 +416,8 @@ def test_zed_starts_focal_serve(tmp_path: Path):
 
 
 def test_sublime_starts_focal_serve(tmp_path: Path):
-    _served(_load(EDITORS / "sublime" / "LSP.sublime-settings")["clients"]["focal"]["command"], tmp_path)
+    client = _load(EDITORS / "sublime" / "LSP.sublime-settings")["clients"]["focal"]
+    _served(client["command"], tmp_path)
 
 
 def test_jetbrains_lsp4ij_starts_focal_serve(tmp_path: Path):

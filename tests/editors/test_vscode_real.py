@@ -194,7 +194,9 @@ def _user_settings(focal: Path) -> dict[str, Any]:
 
 def _code_server_env(tools: dict[str, Path], home: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{tools['node'].parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["PATH"] = os.pathsep.join(
+        [str(tools["node"].parent), str(Path(sys.executable).parent), env["PATH"]]
+    )
     # No extension gallery: every URL it would use points at a closed loopback port.
     dead = "http://127.0.0.1:9"
     env["EXTENSIONS_GALLERY"] = json.dumps(
@@ -311,7 +313,7 @@ def test_extension_in_a_real_vs_code(
         "key_delay_ms": 40,
         "start_timeout_ms": 180_000,
         "ghost_timeout_ms": 60_000,
-        "pause_timeout_ms": 30_000,
+        "pause_timeout_ms": 20_000,
         "summary_timeout_ms": 180_000,
     }
     cfg_path = tmp_path / "driver.json"
@@ -329,7 +331,7 @@ def test_extension_in_a_real_vs_code(
             [str(tools["node"]), str(DRIVER), str(cfg_path)],
             capture_output=True,
             text=True,
-            timeout=540,
+            timeout=780,
             env=env,
         )
     finally:
@@ -404,7 +406,7 @@ def test_extension_in_a_real_vs_code(
     print(
         f"ghost text after the last keystroke: first in stats.py {result['first']['ms']} ms, "
         f"first in the newly opened scratch.py {first_ms} ms, p50 over {len(pauses)} later "
-        f"pauses {p50} ms ({missed} of {len(result['pauses'])} pauses showed none in 30 s)"
+        f"pauses {p50} ms ({missed} of {len(result['pauses'])} pauses showed none in 20 s)"
     )
     print(f"pauses (ms): {[p['ms'] for p in result['pauses']]}")
     record_property("first_ghost_ms", first_ms)
