@@ -61,6 +61,8 @@ class StopRules:
             self._block_indent = min(_indent(cur_line), _indent(above) if above else 0)
         # Non-empty suffix lines, to spot the model re-emitting them.
         self._suffix_lines = _first_code_lines(self.suffix, 3)
+        # What the cursor's line holds already: the completion's first line finishes it.
+        self._line_head = cur_line
 
     def check(self, text: str) -> tuple[bool, int, str]:
         """(stop?, cut position, reason) for the text generated so far."""
@@ -82,8 +84,11 @@ class StopRules:
             if not self.multiline or (self._mid_line and self._rest_of_line.strip()):
                 return True, len(lines[0]), "end of line"
             # Whole lines generated so far (the last one may still be growing).
+            repeat = _repetition(self._line_head + lines[0], lines[1:-1])
             offset = len(lines[0]) + 1
-            for ln in lines[1:-1]:
+            for i, ln in enumerate(lines[1:-1], start=1):
+                if i == repeat:
+                    return True, offset, "repetition"
                 if self._suffix_lines and ln.strip() == self._suffix_lines[0]:
                     return True, offset, "reached suffix"
                 if ln.strip() and _indent(ln) < self._block_indent:
@@ -103,6 +108,35 @@ class StopRules:
             text = text[:cut]
         text = text.rstrip() if "\n" in text else text.rstrip("\n")
         return _drop_closers_in_suffix(text, self.suffix)
+
+
+_REPEAT_BLOCK = 3
+"""The longest run of lines the repetition rule looks for (a line, a pair, a triple)."""
+
+
+def _repetition(first: str, rest: list[str]) -> int | None:
+    """Where the model starts writing again the lines it has just written, or None.
+
+    `first` is the completion's first line with what the cursor's line held before it,
+    `rest` the whole lines after it. The answer is the index (in `[first, *rest]`) of the
+    first line of the second copy of a block of 1 to `_REPEAT_BLOCK` non-blank lines that
+    follows itself at once (blank lines between do not count), such as one call three
+    times over. Lines are compared with their indentation, so closers such as `}` at
+    decreasing depth are not a repetition, and a block must hold a word: a run of `)` or
+    `end`-less punctuation lines is left to the other rules.
+    """
+    code = [(i, ln.rstrip()) for i, ln in enumerate([first, *rest]) if ln.strip()]
+    for j in range(1, len(code)):
+        for k in range(1, min(_REPEAT_BLOCK, j) + 1):
+            block = [ln for _, ln in code[j - k : j]]
+            again = [ln for _, ln in code[j : j + k]]
+            if block == again and any(_has_word(ln) for ln in block):
+                return code[j][0]
+    return None
+
+
+def _has_word(line: str) -> bool:
+    return any(ch.isalnum() or ch == "_" for ch in line)
 
 
 def _open_brackets(text: str) -> int:

@@ -7,4 +7,6 @@ from lsp_server.cli import command_names, main
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sys.exit(main(args if command_names() & set(args) else [*args, "serve"]))
+    top_level = {"--version", "-h", "--help"}
+    # `serve` first, so that what a client library appends (`--stdio`) reaches it.
+    sys.exit(main(args if (command_names() | top_level) & set(args) else ["serve", *args]))

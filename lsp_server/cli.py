@@ -52,7 +52,32 @@ def _setup_logging(level: str | None, log_file: str | None = None) -> None:
         logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
+_UNSUPPORTED_TRANSPORTS = ("--pipe", "--socket", "--node-ipc")
+"""Transports other clients ask for (vscode-languageclient's TransportKind.pipe, socket and
+ipc): refused with a clear message, never silently answered on stdio, where that client
+would wait forever."""
+
+
+def _unsupported_transport(args: argparse.Namespace) -> str | None:
+    for flag in _UNSUPPORTED_TRANSPORTS:
+        if getattr(args, f"unsupported_{flag.strip('-').replace('-', '_')}", None) is not None:
+            return flag
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    flag = _unsupported_transport(args)
+    if flag is not None:
+        print(
+            f"focal serve: the {flag} transport is not supported; Focal talks LSP on stdio "
+            "(the default, or --stdio) or on TCP (--tcp HOST:PORT). Configure the client "
+            "for stdio.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.stdio and args.tcp:
+        print("focal serve: --stdio and --tcp exclude each other; pick one.", file=sys.stderr)
+        return 2
     _setup_logging(args.log_level or "info", args.log_file)
     from lsp_server.server import create_server
 
@@ -217,6 +242,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the language server (stdio by default)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     p.add_argument("--log-file", help="write the log here instead of stderr")
+    # Also after `serve` (`focal serve --log-level debug`, as editor configs write it).
+    p.add_argument("--log-level", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    # What LSP client libraries append to a server's command line: vscode-languageclient
+    # adds `--stdio` for TransportKind.stdio (and `--clientProcessId=N` for Node modules),
+    # other clients copy the convention. Stdio is the default anyway.
+    p.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default)")
+    p.add_argument(
+        "--clientProcessId",
+        "--client-process-id",
+        dest="client_process_id",
+        type=int,
+        metavar="PID",
+        help="the editor's process id (accepted for client libraries that pass it; unused)",
+    )
+    for flag in _UNSUPPORTED_TRANSPORTS:
+        p.add_argument(
+            flag,
+            dest=f"unsupported_{flag.strip('-').replace('-', '_')}",
+            nargs="?",
+            const=True,
+            default=None,
+            help=argparse.SUPPRESS,
+        )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("complete", help="complete FILE at LINE:COL (1-based) and show the origin")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -24,6 +24,7 @@ from indexing.ignore import ai_refusal
 from inference.engine import LlamaEngine
 from inference.types import ContextBundle, Suggestion
 from lsp_server import __version__
+from lsp_server.command_args import options
 from lsp_server.features import debug
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
@@ -33,6 +34,7 @@ from lsp_server.features.syntax import SyntaxDiagnostics
 from lsp_server.features.workspace_index import WorkspaceIndexFeature
 from lsp_server.ledger import trailers
 from lsp_server.ledger.hover import origin_markdown as record_markdown
+from lsp_server.log_forward import forward_to_client, stop_forwarding
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_dict, origin_text
 from lsp_server.progress import work_done
@@ -154,7 +156,8 @@ class FocalServer(LanguageServer):
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """A `window/showMessage` to the user (and the log)."""
-        log.log(logging.ERROR if kind == types.MessageType.Error else logging.INFO, "%s", message)
+        level = {types.MessageType.Error: logging.ERROR, types.MessageType.Warning: logging.WARNING}
+        log.log(level.get(kind, logging.INFO), "%s", message)
         try:
             self.window_show_message(types.ShowMessageParams(type=kind, message=message))
         except Exception:  # no client connected (e.g. shutting down)
@@ -215,6 +218,7 @@ class FocalServer(LanguageServer):
             "error": st.error,
             "model": model,
             "loaded": self.models.loaded(),
+            "completionRuns": self.completion.runs,
             "lastSuggestion": (
                 {"id": last.id, "origin": origin_dict(last.origin)} if last is not None else None
             ),
@@ -255,6 +259,7 @@ def create_server() -> FocalServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: FocalServer, params: types.InitializedParams) -> None:
+        forward_to_client(ls)  # the log goes to the editor from now on, with its levels
         ls.apply_settings(getattr(ls, "_init_options", None))
         await _pull_configuration(ls)
         ls.start_index()
@@ -329,8 +334,8 @@ def create_server() -> FocalServer:
             return action
 
     @server.command(SUMMARIZE_COMMAND)
-    async def summarize_diff(ls: FocalServer, args: dict[str, Any] | None = None):
-        info = args if isinstance(args, dict) else {}
+    async def summarize_diff(ls: FocalServer, *args: Any):
+        info = options(SUMMARIZE_COMMAND, args, "{root, staged}")
         try:
             async with work_done(ls, "Focal: writing the commit message") as report:
                 summary = await ls.summary.summarize(info, report)
@@ -348,8 +353,8 @@ def create_server() -> FocalServer:
         return summary.to_wire()
 
     @server.command(ACCEPT_COMMAND)
-    def accepted(ls: FocalServer, args: dict[str, Any] | None = None) -> bool:
-        info = args if isinstance(args, dict) else {}
+    def accepted(ls: FocalServer, *args: Any) -> bool:
+        info = options(ACCEPT_COMMAND, args, "{suggestionId, uri, event}")
         sid = info.get("suggestionId")
         event = info.get("event") if info.get("event") in ("applied", "accepted") else "accepted"
         known = ls.provenance.event(str(sid), event, info.get("uri")) if sid else False
@@ -360,12 +365,24 @@ def create_server() -> FocalServer:
         return known
 
     @server.command(SHOW_ORIGIN_COMMAND)
-    async def show_origin(ls: FocalServer, args: dict[str, Any] | None = None) -> dict | None:
+    async def show_origin(ls: FocalServer, *args: Any) -> dict | None:
         """The origin of a suggestion (by id), of the code on a line (`uri` + `line`, from
-        the ledger), or of the last suggestion."""
-        info = args if isinstance(args, dict) else {}
+        the ledger), of the last suggestion in a document (`uri`), or of the last one."""
+        info = options(SHOW_ORIGIN_COMMAND, args, "{suggestionId} or {uri, line} or {uri}")
         sid = info.get("suggestionId")
         uri, line = info.get("uri"), info.get("line")
+        if (line is not None and (not isinstance(line, int) or isinstance(line, bool))) or (
+            uri is not None and not isinstance(uri, str)
+        ):
+            raise JsonRpcInvalidParams(
+                f"{SHOW_ORIGIN_COMMAND}: `uri` must be a string and `line` a 0-based integer"
+            )
+        if not sid and isinstance(uri, str) and line is None:
+            sid = await ls.provenance.latest(uri)
+            if sid is None:
+                name = Path(to_fs_path(uri) or uri).name
+                ls.tell(f"Focal: no suggestion was made in {name} yet.", types.MessageType.Info)
+                return None
         if not sid and isinstance(uri, str) and isinstance(line, int):
             doc = ls._document(uri)
             record = await ls.provenance.origin_at(doc, line) if doc is not None else None
@@ -380,6 +397,8 @@ def create_server() -> FocalServer:
             )
             return {"id": record.id, "origin": origin_dict(record.origin())}
         sug = ls.completion.recent.get(sid) if sid else ls.completion.last
+        if sug is None and not sid:  # none made since the server started: the ledger's last
+            sid = await ls.provenance.latest(None)
         if sug is None and sid:
             record = ls.provenance.record(str(sid))
             if record is not None:
@@ -432,6 +451,7 @@ def create_server() -> FocalServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: FocalServer, params: Any = None) -> None:
+        stop_forwarding()
         ls.syntax.close()
         if ls.workspace_index is not None:
             ls.workspace_index.stop()

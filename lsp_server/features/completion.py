@@ -9,7 +9,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,47 @@ CONTEXT_TIMEOUT_S = 0.5
 milliseconds; only a first request on a huge workspace can take longer)."""
 
 
+_SHARED_DOCS = 64
+"""How many documents keep their last model run for a request at the same place."""
+
+_Place = tuple[str, int, int, int]
+"""(document uri, version, line, character): where a completion is asked for."""
+
+
+@dataclass(eq=False)
+class _SharedRun:
+    """One model run for one place, answered to every request asking there."""
+
+    place: _Place
+    stream: str
+    """The engine stream (document#kind) it runs on: a newer request there supersedes it."""
+    turn: int
+    """The turn of the request that started it, on its stream."""
+    run: asyncio.Task[Suggestion | None]
+    waiters: int = 0
+    abandoned: bool = False
+    """Every asker left (cancelled, superseded) and the run was told to stop: a request
+    arriving now must not join it (VS Code cancels its inline request and asks again at
+    the same place)."""
+
+    def joinable(self) -> bool:
+        """Running and wanted, or finished with a suggestion (not failed, cancelled, or
+        without a model: the user may have fixed the setting since)."""
+        if not self.run.done():
+            return not self.abandoned
+        if self.run.cancelled() or self.run.exception() is not None:
+            return False
+        return self.run.result() is not None
+
+
 class CompletionFeature:
-    """Turns a cursor into a `CompletionTask`, asks the engine, and answers with origins."""
+    """Turns a cursor into a `CompletionTask`, asks the engine, and answers with origins.
+
+    `textDocument/completion` and `textDocument/inlineCompletion` for the same place (same
+    document version and position: VS Code sends both on one keystroke) share one model
+    run: the second request joins the first's result instead of queueing a second run
+    behind it.
+    """
 
     def __init__(
         self,
@@ -67,6 +106,14 @@ class CompletionFeature:
         self.recent: collections.OrderedDict[str, Suggestion] = collections.OrderedDict()
         self.last: Suggestion | None = None
         self.last_context: Retrieval | None = None
+        # The last model run per document, for a request at the same place to join.
+        self._shared: collections.OrderedDict[str, _SharedRun] = collections.OrderedDict()
+        # Per stream, the request that joined another stream's run: a newer request on
+        # its own stream supersedes it (the engine cannot: the run is not on that stream).
+        self._joined: dict[str, asyncio.Future[Suggestion | None]] = {}
+        self._newest: dict[str, int] = {}  # the newest turn per stream
+        self.runs = 0
+        """Model runs started for completions (shown by `focal/status`)."""
 
     def task_for(self, doc: TextDocument, pos: types.Position, trigger: str) -> CompletionTask:
         source = doc.source
@@ -90,8 +137,11 @@ class CompletionFeature:
             trigger=trigger,
         )
 
-    async def suggest(self, task: CompletionTask, kind: str) -> Suggestion | None:
-        """Run the model for `task`; None when completion is off or no model is usable."""
+    async def suggest(
+        self, task: CompletionTask, kind: str, version: int | None = None
+    ) -> Suggestion | None:
+        """Run the model for `task` (or join the run already asked for at the same place
+        and document `version`); None when completion is off or no model is usable."""
         s = self._settings()
         if not s.enabled:
             return None
@@ -100,7 +150,99 @@ class CompletionFeature:
         # the first await: a newer request must win even if it gets through the model
         # loading or the context step first.
         stream = f"{task.document}#{kind}"
-        turn = self._turns[stream] = next(self._turn)
+        turn = self._turns[stream] = self._newest[stream] = next(self._turn)
+        joined = self._joined.pop(stream, None)
+        if joined is not None and not joined.done():
+            joined.set_exception(JsonRpcRequestCancelled("Completion superseded"))
+        place = (task.document, version, task.line, task.character) if version is not None else None
+        shared = self._shared.get(task.document)
+        if place is not None and shared is not None and shared.place == place and shared.joinable():
+            if shared.stream == stream and not shared.run.done():
+                # A repeat at the same place: the run it joins keeps its turn (it must not
+                # be superseded by the very request that waits for it).
+                self._turns[stream] = shared.turn
+            elif self._turns.get(stream) == turn:
+                del self._turns[stream]
+            try:
+                return await self._join(shared, stream)
+            except JsonRpcRequestCancelled:
+                superseded_here = self._newest.get(stream) != turn
+                if superseded_here or shared.stream == stream or not shared.run.done():
+                    raise
+                # The run was superseded on its own stream while this request (of the other
+                # kind, still the newest of its own) waited: it runs on its own.
+                turn = self._turns[stream] = self._newest[stream] = next(self._turn)
+        return await self._run(task, stream, turn, place, s)
+
+    async def _join(self, shared: _SharedRun, stream: str) -> Suggestion | None:
+        """Wait for `shared`'s result as a request of another stream (or a repeat)."""
+        if shared.run.done():
+            return shared.run.result()
+        waiter: asyncio.Future[Suggestion | None] = asyncio.get_running_loop().create_future()
+        self._joined[stream] = waiter
+        log.debug("%s joins the model run of %s", stream, shared.stream)
+        try:
+            return await self._wait(shared, waiter)
+        finally:
+            if self._joined.get(stream) is waiter:
+                del self._joined[stream]
+
+    async def _wait(
+        self, shared: _SharedRun, waiter: asyncio.Future[Suggestion | None]
+    ) -> Suggestion | None:
+        """Await the shared run through `waiter`; the last waiter to leave stops the run."""
+
+        def settle(run: asyncio.Task[Suggestion | None]) -> None:
+            if waiter.done():
+                return
+            if run.cancelled():
+                waiter.set_exception(JsonRpcRequestCancelled("Completion cancelled"))
+            elif isinstance(run.exception(), Cancelled):
+                reason = run.exception().reason  # type: ignore[union-attr]
+                waiter.set_exception(JsonRpcRequestCancelled(f"Completion {reason}"))
+            elif run.exception() is not None:
+                waiter.set_exception(run.exception())  # type: ignore[arg-type]
+            else:
+                waiter.set_result(run.result())
+
+        shared.waiters += 1
+        shared.run.add_done_callback(settle)
+        try:
+            return await waiter
+        finally:
+            shared.run.remove_done_callback(settle)
+            shared.waiters -= 1
+            if shared.waiters == 0 and not shared.run.done():
+                shared.abandoned = True
+                shared.run.cancel()  # $/cancelRequest (or superseded) for every asker
+
+    async def _run(
+        self,
+        task: CompletionTask,
+        stream: str,
+        turn: int,
+        place: _Place | None,
+        s: CompletionSettings,
+    ) -> Suggestion | None:
+        """Start the run for `task` and wait for it. It is registered for its place at
+        once, before the model or the context is awaited, so that a request at the same
+        place arriving meanwhile joins it."""
+        run = asyncio.get_running_loop().create_task(self._produce(task, stream, turn, s))
+        run.add_done_callback(_retrieved)
+        shared = _SharedRun(place or (task.document, -1, -1, -1), stream, turn, run)
+        if place is not None:
+            self._shared[task.document] = shared
+            self._shared.move_to_end(task.document)
+            while len(self._shared) > _SHARED_DOCS:
+                self._shared.popitem(last=False)
+        waiter: asyncio.Future[Suggestion | None] = asyncio.get_running_loop().create_future()
+        return await self._wait(shared, waiter)
+
+    async def _produce(
+        self, task: CompletionTask, stream: str, turn: int, s: CompletionSettings
+    ) -> Suggestion | None:
+        """The model run itself: a task of its own, so that it outlives an asker that was
+        cancelled while another request still waits for it."""
         engine = await self._models.engine("complete")
         if engine is None:
             if self._turns.get(stream) == turn:
@@ -117,18 +259,18 @@ class CompletionFeature:
             # A newer request for this stream arrived meanwhile: it answers, not this one.
             raise JsonRpcRequestCancelled("Completion superseded")
         self._turns.pop(stream, None)
+        self.runs += 1
         request = engine.complete(replace(task, document=stream), params, bundle)
         try:
             suggestion = await asyncio.wrap_future(request.future)
-        except asyncio.CancelledError:  # $/cancelRequest from the client
+        except asyncio.CancelledError:  # every asker cancelled ($/cancelRequest)
             request.cancel("cancelled")
             raise
-        except Cancelled as exc:
-            raise JsonRpcRequestCancelled(f"Completion {exc.reason}") from None
         suggestion = replace(
             suggestion, origin=replace(suggestion.origin, route=self._models.route("complete"))
         )
         self.remember(suggestion)
+        kind = stream.rsplit("#", 1)[-1]
         self._on_suggestion(
             suggestion,
             "inline" if kind == "inline" else "complete",
@@ -221,7 +363,7 @@ class CompletionFeature:
     ) -> types.InlineCompletionList:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         task = self.task_for(doc, params.position, "invoked" if invoked else "automatic")
-        suggestion = await self.suggest(task, "inline")
+        suggestion = await self.suggest(task, "inline", doc.version)
         if suggestion is None or not suggestion.text.strip():
             return types.InlineCompletionList(items=[])
         pos = params.position
@@ -238,7 +380,7 @@ class CompletionFeature:
         ctx = params.context
         invoked = ctx is not None and ctx.trigger_kind == types.CompletionTriggerKind.Invoked
         task = self.task_for(doc, params.position, "invoked" if invoked else "automatic")
-        suggestion = await self.suggest(task, "completion")
+        suggestion = await self.suggest(task, "completion", doc.version)
         if suggestion is None or not suggestion.text.strip():
             return types.CompletionList(is_incomplete=True, items=[])
         # The item replaces the word being typed, so that client-side filtering (which
@@ -273,6 +415,13 @@ class CompletionFeature:
             data={"suggestionId": suggestion.id},
         )
         return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def _retrieved(run: asyncio.Task[Any]) -> None:
+    """Mark a run's failure seen: its askers got it, or all of them left before it ended
+    (superseded, cancelled); either way it is no "exception never retrieved"."""
+    if not run.cancelled():
+        run.exception()
 
 
 def units(text: str, encoding: str) -> int:

@@ -120,6 +120,16 @@ class ProvenanceFeature:
             )
         )
 
+    async def latest(self, uri: str | None) -> str | None:
+        """The id of the newest suggestion (in document `uri`, or anywhere)."""
+        for sid, placed in reversed(self._placed.items()):
+            if uri is None or placed.uri == uri:
+                return sid
+        if self.ledger is None:
+            return None
+        found = await asyncio.to_thread(self.ledger.query, document=uri, limit=1)
+        return found[0].id if found else None
+
     def record(self, suggestion_id: str) -> SuggestionRecord | None:
         return self.ledger.suggestion(suggestion_id) if self.ledger is not None else None
 

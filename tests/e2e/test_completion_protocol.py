@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -271,39 +272,48 @@ def test_stdout_carries_nothing_but_json_rpc(smollm2: Path, tmp_path: Path):
         env=env,
         cwd=ROOT,
     )
+    # stderr is drained all along: at debug level llama.cpp writes more than a pipe holds.
+    assert proc.stderr is not None and proc.stdout is not None and proc.stdin is not None
+    err_chunks: list[bytes] = []
+    drain = threading.Thread(target=lambda: err_chunks.extend(iter(proc.stderr.readline, b"")))
+    drain.start()
+    raw = b""
+
+    def read_until(done) -> None:
+        nonlocal raw
+        while not done(_frames(raw)):
+            header = proc.stdout.readline()
+            assert header, "the server closed stdout before answering"
+            raw += header
+            if header.lower().startswith(b"content-length:"):
+                length = int(header.split(b":")[1])
+                while (line := proc.stdout.readline()) not in (b"\r\n", b""):
+                    raw += line  # other headers
+                raw += line + proc.stdout.read(length)
+
     # Send the completion only after the model has loaded, so that llama.cpp's loading
-    # logs (the usual culprit) happen while the protocol is live.
-    assert proc.stdin is not None
+    # logs (the usual culprit) happen while the protocol is live. The log says when the
+    # model is ready: after `initialized` it arrives as window/logMessage.
     for m in messages[:3]:
         proc.stdin.write(frame(m))
     proc.stdin.flush()
-    assert proc.stderr is not None
-    head = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the log says when the model is ready
-        line = proc.stderr.readline()
-        head.append(line)
-        if not line or b"model ready" in line:
-            break
+    read_until(
+        lambda frames: any(
+            f.get("method") == "window/logMessage" and "model ready" in f["params"]["message"]
+            for f in frames
+        )
+    )
     proc.stdin.write(frame(messages[3]))
     proc.stdin.flush()
     # Shut down only once the completion is answered (shutdown cancels pending requests).
-    assert proc.stdout is not None
-    raw = b""
-    while not any(f.get("id") == 2 for f in _frames(raw)):
-        header = proc.stdout.readline()
-        assert header, "the server closed stdout before answering"
-        raw += header
-        if header.lower().startswith(b"content-length:"):
-            length = int(header.split(b":")[1])
-            while (line := proc.stdout.readline()) not in (b"\r\n", b""):
-                raw += line  # other headers
-            raw += line + proc.stdout.read(length)
+    read_until(lambda frames: any(f.get("id") == 2 for f in frames))
     for m in messages[4:]:
         proc.stdin.write(frame(m))
     proc.stdin.flush()
-    out, tail = proc.communicate(timeout=60)
-    err = b"".join(head) + tail
+    out = proc.stdout.read()
+    proc.wait(timeout=60)
+    drain.join(timeout=10)
+    err = b"".join(err_chunks)
     frames = _frames(raw + out)
     answered = {f.get("id"): f for f in frames if "id" in f and "method" not in f}
     assert set(answered) >= {1, 2, 3}

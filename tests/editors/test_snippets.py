@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -301,3 +304,151 @@ def test_neovim_plugin_loads_and_configures_focal_serve(tmp_path: Path):
     assert out["enabled"] is True
     assert out["config_settings"] == {"focal": {"model": {"path": "/m.gguf"}}}
     assert out["commands"] == {"origin": True, "commit": True}
+
+
+# --- Each client starts `focal serve` exactly as it will, and the server answers ----------
+
+FOCAL = Path(sys.executable).parent / "focal"
+EXT = EDITORS / "vscode"
+
+
+def _handshake(argv: list[str], cwd: Path) -> dict[str, Any]:
+    """Run `argv` as the client would (`focal` replaced by this environment's), send
+    `initialize` over stdio, and return its result; then shutdown and exit."""
+    argv = [str(FOCAL) if a == "focal" else a for a in argv]
+
+    def frame(obj: dict[str, Any]) -> bytes:
+        body = json.dumps(obj).encode()
+        return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"processId": None, "rootUri": cwd.as_uri(), "capabilities": {}},
+        },
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    done = subprocess.run(
+        argv,
+        input=b"".join(frame(m) for m in messages),
+        capture_output=True,
+        timeout=60,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, (
+        f"{argv} exited {done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}"
+    )
+    out, answers = done.stdout, {}
+    while out:
+        head, _, rest = out.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        msg = json.loads(rest[:length])
+        answers[msg.get("id")] = msg
+        out = rest[length:]
+    assert 1 in answers and "result" in answers[1], answers
+    return answers[1]["result"]
+
+
+def _served(argv: list[str], tmp_path: Path) -> None:
+    result = _handshake(argv, tmp_path)
+    assert result["serverInfo"]["name"] == "focal", result
+    assert "inlineCompletionProvider" in result["capabilities"], result["capabilities"]
+
+
+def _vscode_command_line() -> list[str]:
+    """What the VS Code extension has vscode-languageclient spawn: the compiled
+    serverCommand.js's executable(), plus what the library (10.x, lib/node/main.js) then
+    appends for a command: `--stdio` when the transport is stdio, `--pipe=NAME` for a pipe
+    (and a socket transport adds `--socket=PORT`)."""
+    script = (
+        "const s = require(process.argv[1]);"
+        "const launch = s.resolveServerCommand({serverPath: '', pythonPath: '',"
+        " env: {PATH: '/bin'}, platform: 'linux', isExecutable: (p) => p === '/bin/focal'});"
+        "process.stdout.write(JSON.stringify(s.executable(launch, '/w')));"
+    )
+    node = shutil.which("node")
+    assert node is not None
+    done = subprocess.run(
+        [node, "-e", script, str(EXT / "out" / "src" / "serverCommand.js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    spawn = json.loads(done.stdout)
+    argv = ["focal" if spawn["command"] == "/bin/focal" else spawn["command"], *spawn["args"]]
+    transport = spawn.get("transport")
+    if transport == 0:  # TransportKind.stdio
+        argv.append("--stdio")
+    elif transport == 1:  # TransportKind.pipe
+        argv.append("--pipe=/tmp/vscode-ipc.sock")
+    elif isinstance(transport, dict):  # a socket
+        argv.append(f"--socket={transport.get('port', 0)}")
+    return argv
+
+
+@pytest.mark.skipif(
+    not (EXT / "out" / "src" / "serverCommand.js").exists() or shutil.which("node") is None,
+    reason="the VS Code extension is not built (npm ci && npm run build in editors/vscode)",
+)
+def test_vscode_extension_starts_focal_serve_the_way_its_client_library_will(tmp_path: Path):
+    _served(_vscode_command_line(), tmp_path)
+
+
+def test_vscode_languageclient_stdio_flag_is_accepted(tmp_path: Path):
+    """What extensions built with `transport: TransportKind.stdio` run (the extension
+    before issue 19, and anyone's own client): `focal serve --stdio`."""
+    _served(["focal", "serve", "--stdio"], tmp_path)
+
+
+def test_helix_starts_focal_serve(tmp_path: Path):
+    server = tomllib.loads((EDITORS / "helix" / "languages.toml").read_text())
+    focal = server["language-server"]["focal"]
+    _served([focal["command"], *focal.get("args", [])], tmp_path)
+
+
+def test_zed_starts_focal_serve(tmp_path: Path):
+    binary = _load(EDITORS / "zed" / "settings.json")["lsp"]["focal"]["binary"]
+    _served([binary["path"], *binary.get("arguments", [])], tmp_path)
+
+
+def test_sublime_starts_focal_serve(tmp_path: Path):
+    client = _load(EDITORS / "sublime" / "LSP.sublime-settings")["clients"]["focal"]
+    _served(client["command"], tmp_path)
+
+
+def test_jetbrains_lsp4ij_starts_focal_serve(tmp_path: Path):
+    """LSP4IJ splits the template's command line like a shell and runs it as is."""
+    tpl = _load(EDITORS / "jetbrains" / "template.json")
+    _served(shlex.split(tpl["programArgs"]["default"]), tmp_path)
+
+
+def test_emacs_lsp_mode_starts_focal_serve(tmp_path: Path):
+    """lsp-mode's `lsp-stdio-connection` runs `focal-command` as given."""
+    text = (EDITORS / "emacs" / "focal.el").read_text()
+    m = re.search(r"\(defcustom focal-command '\(([^)]*)\)", text)
+    assert m, "focal-command not found"
+    _served(re.findall(r'"([^"]*)"', m.group(1)), tmp_path)
+
+
+@pytest.mark.skipif(NVIM is None, reason="no Neovim binary")
+def test_neovim_starts_focal_serve(tmp_path: Path):
+    """The `cmd` of editors/neovim/lsp/focal.lua, read by a real Neovim."""
+    script = tmp_path / "cmd.lua"
+    script.write_text(
+        f"local cfg = dofile({json.dumps(str(PLUGIN_DIR / 'lsp' / 'focal.lua'))})\n"
+        "io.stdout:write(vim.json.encode(cfg.cmd))\n"
+    )
+    assert NVIM is not None
+    done = subprocess.run(
+        [NVIM, "--clean", "--headless", "-l", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=nvim_env(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    _served(json.loads(done.stdout), tmp_path)

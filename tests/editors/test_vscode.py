@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,8 +35,12 @@ def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 @needs_npm
 def test_extension_builds_and_its_unit_tests_pass():
+    # `npm ci` runs in .ci/run (it downloads); the suite only builds and tests.
     if not (EXT / "node_modules" / "vscode-languageclient").is_dir():
-        _npm("ci", "--no-audit", "--no-fund", timeout=300)
+        message = f"the extension's packages are not installed: cd {EXT} && npm ci"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
     _npm("run", "build", timeout=180)
     assert (EXT / "out" / "src" / "extension.js").is_file()
     proc = _npm("test", timeout=120)
@@ -69,3 +74,25 @@ def test_contributed_settings_are_the_servers_with_the_same_defaults():
     assert pkg["engines"]["vscode"] == "^1.91.0"
     client = pkg["dependencies"]["vscode-languageclient"].lstrip("^~>=")
     assert tuple(map(int, client.split("."))) >= (10, 0, 1)
+
+
+def test_machine_specific_settings_are_read_from_user_settings_in_remote_windows():
+    """In a remote window (code-server, SSH, containers) VS Code ignores User settings of
+    scope `machine` or `machine-overridable`: `focal.server.path` set there read as empty
+    and the extension said `focal` was not on PATH (issue 19). Paths and the remote engine
+    are `window`-scoped, never synced to other machines, and restricted: an untrusted
+    workspace cannot point them at a binary or turn on a remote engine."""
+    pkg = json.loads((EXT / "package.json").read_text())
+    props = pkg["contributes"]["configuration"]["properties"]
+    scopes = {k: v.get("scope", "window") for k, v in props.items()}
+    assert not {k for k, s in scopes.items() if s.startswith("machine")}, scopes
+    for key in (
+        "focal.server.path",
+        "focal.server.pythonPath",
+        "focal.model.path",
+        "focal.privacy.allowRemote",
+        "focal.remote.url",
+    ):
+        assert props[key]["scope"] == "window", key
+        assert props[key]["restricted"] is True, key
+        assert props[key]["ignoreSync"] is True, key

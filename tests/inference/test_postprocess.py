@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inference.postprocess import StopRules
+from inference.postprocess import StopRules, _repetition
 
 
 def run(prefix: str, suffix: str, generated: str, multiline: bool = True) -> tuple[str, str]:
@@ -102,3 +102,98 @@ def test_last_line_is_judged_when_generation_ends_on_it(prefix: str, generated: 
     # Generation stopped (end of text, max tokens) without a newline after the last line:
     # that line must still not repeat the suffix or leave the block.
     assert run(prefix, "\n    return total\n", generated) == (text, "max tokens")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "generated", "text", "reason"),
+    [
+        pytest.param(
+            "class Help:\n    def usage(self, heading):\n        self.wr",
+            "ite_usage(heading, self.prog)\n"
+            "        self.write_usage(heading, self.prog)\n"
+            "        self.write_usage(heading, self.prog)\n",
+            "ite_usage(heading, self.prog)",
+            "repetition",
+            id="the-issue-case-one-call-three-times-kept-once",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "log('a')\n    log('b')\n    log('b')\n    log('b')\n",
+            "log('a')\n    log('b')",
+            "repetition",
+            id="repeat-after-a-different-line",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "x.step()\n\n    x.step()\n",
+            "x.step()",
+            "repetition",
+            id="a-blank-line-between-copies-is-still-a-repeat",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "a = read()\n    b = a + 1\n    a = read()\n    b = a + 1\n    a = read()\n",
+            "a = read()\n    b = a + 1",
+            "repetition",
+            id="a-repeated-pair-of-lines",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "a = 1\n    b = 2\n    c = 3\n",
+            "a = 1\n    b = 2\n    c = 3",
+            "max tokens",
+            id="similar-lines-are-not-a-repeat",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "self.x = x\n    self.y = y\n    self.x = x + y\n",
+            "self.x = x\n    self.y = y\n    self.x = x + y",
+            "max tokens",
+            id="same-start-different-line",
+        ),
+        pytest.param(
+            "function f() {\n  if (a) {\n    if (b) {\n      ",
+            "go();\n    }\n  }\n}\n",
+            "go();\n    }",
+            "end of block",
+            id="closers-at-decreasing-depth-end-the-block-not-a-repeat",
+        ),
+        pytest.param(
+            "x = [\n    [\n        ",
+            "1,\n        ]\n        ]\n",
+            "1,\n        ]\n        ]",
+            "max tokens",
+            id="punctuation-lines-are-left-to-other-rules",
+        ),
+        pytest.param(
+            "def f():\n    ",
+            "a = 1\n    b = 1\n    a = 1\n    c = 2\n",
+            "a = 1\n    b = 1\n    a = 1\n    c = 2",
+            "max tokens",
+            id="a-line-again-later-is-not-a-run",
+        ),
+    ],
+)
+def test_repetition_stops_after_the_first_copy(
+    prefix: str, generated: str, text: str, reason: str
+) -> None:
+    assert run(prefix, "", generated) == (text, reason)
+
+
+def test_repetition_is_judged_on_the_last_line_too() -> None:
+    # Generation ended (max tokens) right after the second copy, with no newline after it.
+    assert run("def f():\n    ", "", "go()\n    go()") == ("go()", "max tokens")
+
+
+@pytest.mark.parametrize(
+    ("first", "rest", "where"),
+    [
+        pytest.param("      go();", ["    }", "  }", "}"], None, id="closers-by-depth"),
+        pytest.param("x = 1", ["}", "}"], None, id="no-word-no-repeat"),
+        pytest.param("x = 1", ["", "x = 1"], 2, id="index-counts-blank-lines"),
+        pytest.param("a", ["b", "c", "a", "b", "c"], 3, id="triple"),
+        pytest.param("a", ["b", "c", "d", "a", "b", "c", "d"], None, id="longer-blocks-ignored"),
+    ],
+)
+def test_repetition_finds_the_second_copy(first: str, rest: list[str], where: int | None):
+    assert _repetition(first, rest) == where

@@ -14,6 +14,8 @@ from typing import Any
 
 from tests.reliability.conftest import ROOT, SERVE, server_env
 
+_LOG_LEVELS = {1: " ERROR", 2: " WARNING", 3: " INFO", 4: " LOG"}
+
 
 def frame(obj: Any) -> bytes:
     body = json.dumps(obj).encode()
@@ -35,6 +37,9 @@ class RawServer:
         self.frames: queue.Queue[dict[str, Any]] = queue.Queue()
         self.stray: list[bytes] = []
         self.stderr = bytearray()
+        self.log = bytearray()
+        """The server's log as a client gets it: stderr lines, and from `initialized` on
+        its `window/logMessage`s, one line each (`ERROR …`, `WARNING …`, `INFO …`)."""
         self._ids = 1000
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
@@ -52,13 +57,19 @@ class RawServer:
             length = int(header.split(b":")[1])
             while out.readline() not in (b"\r\n", b""):
                 pass
-            self.frames.put(json.loads(out.read(length)))
+            msg = json.loads(out.read(length))
+            if msg.get("method") == "window/logMessage":
+                params = msg.get("params") or {}
+                level = _LOG_LEVELS.get(params.get("type"), "LOG")
+                self.log += f"{level} {params.get('message', '')}\n".encode()
+            self.frames.put(msg)
 
     def _read_stderr(self) -> None:
         err = self.proc.stderr
         assert err is not None
         for line in iter(err.readline, b""):
             self.stderr += line
+            self.log += line
 
     def send(self, data: bytes) -> None:
         assert self.proc.stdin is not None

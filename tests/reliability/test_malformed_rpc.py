@@ -228,15 +228,16 @@ def _probe(server: RawServer) -> int:
 
 
 def _logged_since(server: RawServer, mark: int) -> str:
-    """WARNING and ERROR lines the server logged since `mark` (an offset into its stderr)."""
+    """WARNING and ERROR lines the server logged since `mark` (an offset into its log:
+    stderr and `window/logMessage`)."""
     time.sleep(0.05)
-    text = bytes(server.stderr[mark:]).decode(errors="replace")
+    text = bytes(server.log[mark:]).decode(errors="replace")
     return "\n".join(ln for ln in text.splitlines() if " WARNING " in ln or " ERROR " in ln)
 
 
 @pytest.mark.parametrize(("data", "probes"), FRAMING)
 def test_broken_framing_is_survived(raw: RawServer, data: bytes, probes: int):
-    mark = len(raw.stderr)
+    mark = len(raw.log)
     raw.send(data)
     ids = []
     for _ in range(probes):
@@ -313,4 +314,4 @@ def test_bad_notifications_are_survived(raw: RawServer, message: dict):
 
 def _tail(server: RawServer, n: int = 3000) -> str:
     time.sleep(0.1)
-    return bytes(server.stderr[-n:]).decode(errors="replace")
+    return bytes(server.log[-n:]).decode(errors="replace")

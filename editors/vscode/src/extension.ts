@@ -10,7 +10,6 @@ import {
   LanguageClientOptions,
   ServerOptions,
   State,
-  TransportKind,
 } from 'vscode-languageclient/node';
 import {
   SUMMARIZE_COMMAND,
@@ -21,7 +20,8 @@ import {
   summaryNotice,
 } from './commitMessage';
 import { FocalStatus, statusBarView } from './origin';
-import { ServerNotFoundError, resolveServerCommand } from './serverCommand';
+import { SerialRuns, debounce } from './restarts';
+import { ServerNotFoundError, executable, resolveServerCommand } from './serverCommand';
 import { configurationChangeAction, initializationOptions, toServerSettings } from './settings';
 
 const STATUS_REQUEST = 'focal/status';
@@ -33,6 +33,8 @@ let output: vscode.LogOutputChannel;
 let lastStatus: FocalStatus | undefined;
 let serverProblem: string | undefined;
 let refreshTimer: NodeJS.Timeout | undefined;
+// Every start, stop and restart goes through here, one at a time (see SerialRuns).
+const lifecycle = new SerialRuns((err) => output.error(`Focal: restart failed: ${String(err)}`));
 
 function isExecutable(p: string): boolean {
   try {
@@ -78,7 +80,7 @@ async function refreshStatus(): Promise<void> {
     lastStatus = await client.sendRequest<FocalStatus>(STATUS_REQUEST, {});
     serverProblem = undefined;
   } catch (err) {
-    output.appendLine(`focal/status failed: ${String(err)}`);
+    output.warn(`focal/status failed: ${String(err)}`);
   }
   renderStatus();
   // Poll while the model loads; afterwards the status changes only with a suggestion.
@@ -111,6 +113,7 @@ function createClient(): LanguageClient | undefined {
     });
   } catch (err) {
     serverProblem = err instanceof ServerNotFoundError ? err.message : String(err);
+    output.error(serverProblem);
     renderStatus();
     void vscode.window.showErrorMessage(serverProblem, 'Open Settings').then((pick) => {
       if (pick) {
@@ -119,14 +122,10 @@ function createClient(): LanguageClient | undefined {
     });
     return undefined;
   }
-  output.appendLine(`Starting ${launch.command} ${launch.args.join(' ')} (from ${launch.source})`);
+  output.info(`Starting ${launch.command} ${launch.args.join(' ')} (from ${launch.source})`);
 
-  const serverOptions: ServerOptions = {
-    command: launch.command,
-    args: launch.args,
-    transport: TransportKind.stdio,
-    options: { cwd: workspaceFolder() },
-  };
+  // No `transport`: the library then spawns exactly this command line (see executable()).
+  const serverOptions: ServerOptions = executable(launch, workspaceFolder());
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     outputChannel: output,
@@ -189,7 +188,7 @@ async function stopClient(): Promise<void> {
   const c = client;
   client = undefined;
   if (c) {
-    await c.stop().catch((err) => output.appendLine(`stop failed: ${String(err)}`));
+    await c.stop().catch((err) => output.warn(`stop failed: ${String(err)}`));
   }
 }
 
@@ -280,6 +279,13 @@ async function showLastOrigin(): Promise<void> {
   await refreshStatus();
 }
 
+function restart(): Promise<void> {
+  return lifecycle.run(async () => {
+    await stopClient();
+    await startClient();
+  });
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel('Focal', { log: true });
   statusItem = vscode.window.createStatusBarItem('focal.status', vscode.StatusBarAlignment.Right, 100);
@@ -290,15 +296,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusItem,
     vscode.commands.registerCommand('focal.summarizeStagedChanges', summarizeStagedChanges),
     vscode.commands.registerCommand('focal.showLastOrigin', showLastOrigin),
-    vscode.commands.registerCommand('focal.restartServer', async () => {
-      await stopClient();
-      await startClient();
-    }),
+    vscode.commands.registerCommand('focal.restartServer', restart),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       const action = configurationChangeAction((s) => e.affectsConfiguration(s));
       if (action === 'restart') {
-        await stopClient();
-        await startClient();
+        // The settings editor writes on every keystroke: restart once the typing stops.
+        restartSoon();
       } else if (action === 'push' && client?.isRunning()) {
         // Settings go as a push of the filtered tree; the server applies it at once.
         await client.sendNotification('workspace/didChangeConfiguration', {
@@ -308,11 +311,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
     { dispose: () => refreshTimer && clearTimeout(refreshTimer) },
+    { dispose: () => restartSoon.cancel() },
   );
   renderStatus();
-  await startClient();
+  await lifecycle.run(startClient);
 }
 
+const restartSoon = debounce(() => void restart(), 400);
+
 export async function deactivate(): Promise<void> {
-  await stopClient();
+  await lifecycle.run(stopClient);
 }

@@ -28,9 +28,27 @@ export interface ServerLaunch {
 export class ServerNotFoundError extends Error {}
 
 export const NOT_FOUND_HELP =
-  'Focal: the `focal` command was not found on PATH. Install Focal (`pip install focal-lsp`), ' +
-  'or set `focal.server.path` to the `focal` executable, or `focal.server.pythonPath` to a ' +
-  'Python interpreter that has Focal installed.';
+  'Install Focal (`pip install focal-lsp`), or set `focal.server.path` to the `focal` ' +
+  'executable, or `focal.server.pythonPath` to a Python interpreter that has Focal installed.';
+
+/** The message when neither setting is set and `focal` is on no PATH directory: it names
+ * the directories searched, so a PATH that differs from the shell's is visible. */
+export function notOnPathMessage(env: Record<string, string | undefined>, platform: NodeJS.Platform): string {
+  const dirs = pathDirs(env, platform);
+  const where = dirs.length > 0 ? `searched ${dirs.join(platform === 'win32' ? ';' : ':')}` : 'PATH is empty';
+  return (
+    'Focal: focal.server.path and focal.server.pythonPath are empty and `focal` was not found on ' +
+    `PATH (${where}). ${NOT_FOUND_HELP}`
+  );
+}
+
+function pathDirs(env: Record<string, string | undefined>, platform: NodeJS.Platform): string[] {
+  return (env.PATH ?? env.Path ?? '').split(platform === 'win32' ? ';' : ':').filter((d) => d.length > 0);
+}
+
+function tried(raw: string, expanded: string): string {
+  return raw.trim() === expanded ? `"${expanded}"` : `"${raw.trim()}" (tried "${expanded}")`;
+}
 
 /** `~` and `${workspaceFolder}` / `${userHome}` / `${env:NAME}` in a configured path. */
 export function expandPath(
@@ -58,7 +76,7 @@ export function findOnPath(
 ): string | undefined {
   const win = platform === 'win32';
   const p = win ? path.win32 : path.posix;
-  const dirs = (env.PATH ?? env.Path ?? '').split(win ? ';' : ':').filter((d) => d.length > 0);
+  const dirs = pathDirs(env, platform);
   const exts = win ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';').filter(Boolean) : [''];
   for (const dir of dirs) {
     for (const ext of exts) {
@@ -81,8 +99,8 @@ export function resolveServerCommand(input: ServerLaunchInput): ServerLaunch {
   if (configured) {
     if (!input.isExecutable(configured)) {
       throw new ServerNotFoundError(
-        `Focal: focal.server.path is set to "${configured}", which is not an executable file. ` +
-          'Fix the setting or clear it to use `focal` from PATH.',
+        `Focal: focal.server.path is set to ${tried(input.serverPath, configured)}, which is not ` +
+          'an executable file. Fix the setting or clear it to use `focal` from PATH.',
       );
     }
     return { command: configured, args: ['serve'], source: 'focal.server.path' };
@@ -98,9 +116,10 @@ export function resolveServerCommand(input: ServerLaunchInput): ServerLaunch {
         ? python
         : undefined;
     if (!resolved) {
+      const how = isBare ? ` on PATH (searched ${pathDirs(input.env, input.platform).join(':')})` : '';
       throw new ServerNotFoundError(
-        `Focal: focal.server.pythonPath is set to "${python}", which was not found. ` +
-          'Point it at a Python interpreter that has Focal installed.',
+        `Focal: focal.server.pythonPath is set to ${tried(input.pythonPath, python)}, which was ` +
+          `not found${how}. Point it at a Python interpreter that has Focal installed.`,
       );
     }
     return {
@@ -114,5 +133,17 @@ export function resolveServerCommand(input: ServerLaunchInput): ServerLaunch {
   if (onPath) {
     return { command: onPath, args: ['serve'], source: 'PATH' };
   }
-  throw new ServerNotFoundError(NOT_FOUND_HELP);
+  throw new ServerNotFoundError(notOnPathMessage(input.env, input.platform));
+}
+
+/** What `vscode-languageclient` gets to spawn: the command line and its working folder,
+ * with no `transport`. With `transport: TransportKind.stdio` the library appends `--stdio`
+ * to the arguments (10.x does; older `focal` releases rejected it); without one it spawns
+ * the command exactly as given and still talks over stdin/stdout. */
+export function executable(launch: ServerLaunch, cwd: string | undefined): {
+  command: string;
+  args: string[];
+  options: { cwd?: string };
+} {
+  return { command: launch.command, args: [...launch.args], options: cwd ? { cwd } : {} };
 }

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NOT_FOUND_HELP, ServerNotFoundError, expandPath, resolveServerCommand } from '../src/serverCommand';
+import {
+  NOT_FOUND_HELP,
+  ServerNotFoundError,
+  executable,
+  expandPath,
+  resolveServerCommand,
+} from '../src/serverCommand';
 
 const base = {
   serverPath: '',
@@ -63,10 +69,14 @@ test('Windows: PATHEXT and ; separators', () => {
   assert.equal(launch.command, 'C:\\Python\\Scripts\\focal.exe');
 });
 
-test('nothing found: an error that says what to install or set', () => {
+test('nothing found: an error that names the PATH searched and says what to install or set', () => {
   assert.throws(
     () => resolveServerCommand({ ...base, isExecutable: files() }),
-    (err: unknown) => err instanceof ServerNotFoundError && err.message === NOT_FOUND_HELP,
+    (err: unknown) =>
+      err instanceof ServerNotFoundError &&
+      err.message.includes('focal.server.path and focal.server.pythonPath are empty') &&
+      err.message.includes('(searched /usr/bin:/home/u/.local/bin)') &&
+      err.message.endsWith(NOT_FOUND_HELP),
   );
   assert.match(NOT_FOUND_HELP, /pip install focal-lsp/);
   assert.match(NOT_FOUND_HELP, /focal\.server\.path/);
@@ -81,6 +91,27 @@ test('a configured path that does not exist is reported, not silently replaced',
     () => resolveServerCommand({ ...base, pythonPath: '/nope/python', isExecutable: files('/usr/bin/focal') }),
     /focal\.server\.pythonPath is set to "\/nope\/python"/,
   );
+});
+
+test('a configured path names both what was set and the exact path tried', () => {
+  assert.throws(
+    () => resolveServerCommand({ ...base, serverPath: '~/venv/bin/focal', isExecutable: files() }),
+    /focal\.server\.path is set to "~\/venv\/bin\/focal" \(tried "\/home\/u\/venv\/bin\/focal"\), which is not an executable file/,
+  );
+  assert.throws(
+    () => resolveServerCommand({ ...base, pythonPath: 'python9', isExecutable: files() }),
+    /focal\.server\.pythonPath is set to "python9", which was not found on PATH \(searched \/usr\/bin:\/home\/u\/.local\/bin\)/,
+  );
+});
+
+test('the server is spawned with no transport, so the client library appends nothing', () => {
+  const launch = resolveServerCommand({ ...base, isExecutable: files('/usr/bin/focal') });
+  const spawn = executable(launch, '/work/repo');
+  assert.deepEqual(spawn, { command: '/usr/bin/focal', args: ['serve'], options: { cwd: '/work/repo' } });
+  assert.equal('transport' in spawn, false);
+  spawn.args.push('--x');
+  assert.deepEqual(launch.args, ['serve'], 'the launch is not shared with the library');
+  assert.deepEqual(executable(launch, undefined).options, {});
 });
 
 test('expandPath: ${userHome} and ${env:NAME}', () => {
