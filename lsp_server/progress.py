@@ -1,36 +1,68 @@
-"""`$/progress` for long work, when the client supports it; always ended, even on failure."""
+"""`$/progress` for long work: on the token the client gave with its request, else on one
+Focal creates when the client supports that; always ended, even on failure."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+
+from lsp_server.capabilities import work_done_progress
 
 log = logging.getLogger(__name__)
 
 Report = Callable[[str, int | None], None]
 """`report(message, percent)`; safe to call from any thread."""
 
+_request_token: contextvars.ContextVar[str | int | None] = contextvars.ContextVar(
+    "focal_work_done_token", default=None
+)
 
-def _supported(ls: LanguageServer) -> bool:
-    window = ls.client_capabilities.window
-    return bool(window and window.work_done_progress)
+
+def capture_work_done_tokens(ls: LanguageServer) -> None:
+    """Let command handlers report on the `workDoneToken` of their `workspace/executeCommand`.
+
+    pygls hands a command handler its arguments only. Its built-in executeCommand handler
+    (a generator, pygls 2.1) is wrapped to put the request's token in a context variable
+    before it yields the command's handler, which pygls then starts as a task that copies
+    the context. `tests/e2e/test_capabilities.py` fails if pygls changes this."""
+    features = ls.protocol.fm.builtin_features
+    builtin = features[types.WORKSPACE_EXECUTE_COMMAND]
+
+    def execute_command(params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
+        _request_token.set(getattr(params, "work_done_token", None))
+        return (yield from builtin(params))
+
+    features[types.WORKSPACE_EXECUTE_COMMAND] = execute_command
 
 
 @contextlib.asynccontextmanager
 async def work_done(
     ls: LanguageServer, title: str, cancellable: bool = False
 ) -> AsyncIterator[Report]:
-    """Create, begin, report and end a work-done progress. Reports are throttled to the
-    event loop; without client support the reports only go to the debug log."""
+    """Begin, report and end a work-done progress: on the request's own `workDoneToken`
+    when the client gave one, else on a token created with `window/workDoneProgress/create`
+    when the client supports that. Reports are throttled to the event loop; with neither,
+    the reports only go to the debug log."""
     loop = asyncio.get_running_loop()
-    token: str | None = None
-    if _supported(ls):
+    token: str | int | None = _request_token.get()
+    _request_token.set(None)  # one request's token, never a later one's
+    if token is not None:
+        try:
+            ls.work_done_progress.begin(
+                token, types.WorkDoneProgressBegin(title=title, cancellable=cancellable)
+            )
+        except Exception:
+            log.debug("could not begin progress on the client's token", exc_info=True)
+            token = None
+    elif work_done_progress(ls.client_capabilities):
         token = f"focal-{uuid.uuid4().hex[:12]}"
         try:
             await asyncio.wait_for(ls.work_done_progress.create_async(token), 5)
