@@ -94,6 +94,13 @@ def markdown_documentation(caps: types.ClientCapabilities) -> bool:
     return types.MarkupKind.Markdown in formats
 
 
+def hover_markdown(caps: types.ClientCapabilities) -> bool:
+    """Hover contents may be Markdown; else plain text."""
+    hover = caps.text_document.hover if caps.text_document else None
+    formats = hover.content_format if hover and hover.content_format else []
+    return types.MarkupKind.Markdown in formats
+
+
 def work_done_progress(caps: types.ClientCapabilities) -> bool:
     """The server may create progress tokens (`window/workDoneProgress/create`)."""
     return bool(caps.window and caps.window.work_done_progress)
@@ -125,6 +132,7 @@ class ClientFeatures:
     snippets: bool = False
     label_details: bool = False
     markdown_documentation: bool = False
+    hover_markdown: bool = False
     work_done_progress: bool = False
     show_document: bool = False
     configuration: bool = False
@@ -140,3 +148,34 @@ class ClientFeatures:
         caps = caps or types.ClientCapabilities()
         getters = globals()
         return cls(**{f.name: bool(getters[f.name](caps)) for f in fields(cls)})
+
+
+def plain_text(markdown: str) -> str:
+    """Focal's own Markdown (origins, code fences) as plain text, for clients that show
+    Markdown unrendered."""
+    lines = [ln for ln in markdown.split("\n") if not ln.startswith("```")]
+    return "\n".join(lines).replace("**", "").replace("`", "")
+
+
+def markup(markdown: str, allowed: bool) -> types.MarkupContent:
+    """Markdown when the client renders it, else the same text plain."""
+    if allowed:
+        return types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown)
+    return types.MarkupContent(kind=types.MarkupKind.PlainText, value=plain_text(markdown))
+
+
+def shape_completions(result: types.CompletionList, client: ClientFeatures) -> types.CompletionList:
+    """Completion items as this client declared it takes them: `labelDetails` only with
+    `labelDetailsSupport` (the model is in `detail` as well), Markdown documentation only
+    when listed in `documentationFormat`."""
+    for item in result.items:
+        if not client.label_details:
+            item.label_details = None
+        doc = item.documentation
+        if (
+            not client.markdown_documentation
+            and isinstance(doc, types.MarkupContent)
+            and doc.kind == types.MarkupKind.Markdown
+        ):
+            item.documentation = markup(doc.value, False)
+    return result

@@ -24,7 +24,7 @@ from indexing.ignore import ai_refusal
 from inference.engine import LlamaEngine
 from inference.types import ContextBundle, Suggestion
 from lsp_server import __version__
-from lsp_server.capabilities import ClientFeatures
+from lsp_server.capabilities import ClientFeatures, shape_completions
 from lsp_server.features import debug
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FIX_COMMAND, FixFeature, action_data, fix_data, offered
@@ -283,10 +283,10 @@ def create_server() -> FocalServer:
     async def completion(ls: FocalServer, params: types.CompletionParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
         if ls.summary.is_commit_buffer(doc):
-            return await ls.summary.completion(doc, params)
+            return shape_completions(await ls.summary.completion(doc, params), ls.client)
         if ls.refusal(doc.uri):
             return types.CompletionList(is_incomplete=False, items=[])
-        return await ls.completion.completion(doc, params)
+        return shape_completions(await ls.completion.completion(doc, params), ls.client)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -459,7 +459,7 @@ def create_server() -> FocalServer:
     @guarded(lambda: None)
     async def hover(ls: FocalServer, params: types.HoverParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        return await ls.provenance.hover(doc, params.position)
+        return await ls.provenance.hover(doc, params.position, ls.client.hover_markdown)
 
     @server.feature(STATUS_REQUEST)
     def status(ls: FocalServer, params: Any = None) -> dict[str, Any]:

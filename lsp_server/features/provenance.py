@@ -22,6 +22,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from inference.types import Suggestion
+from lsp_server.capabilities import markup
 from lsp_server.ledger import Ledger, LedgerError, SuggestionRecord
 from lsp_server.ledger.blame import warm
 from lsp_server.ledger.hover import origin_for_line, origin_markdown
@@ -231,15 +232,13 @@ class ProvenanceFeature:
             return None
         return await asyncio.to_thread(origin_for_line, self.ledger, doc.uri, doc.source, line)
 
-    async def hover(self, doc: TextDocument, pos: types.Position) -> types.Hover | None:
+    async def hover(
+        self, doc: TextDocument, pos: types.Position, markdown: bool = True
+    ) -> types.Hover | None:
         record = await self.origin_at(doc, pos.line)
         if record is None:
             return None
-        return types.Hover(
-            contents=types.MarkupContent(
-                kind=types.MarkupKind.Markdown, value=origin_markdown(record)
-            )
-        )
+        return types.Hover(contents=markup(origin_markdown(record), markdown))
 
     def record(self, suggestion_id: str) -> SuggestionRecord | None:
         return self.ledger.suggestion(suggestion_id) if self.ledger is not None else None

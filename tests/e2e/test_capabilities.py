@@ -116,6 +116,7 @@ def _audit(*args: str) -> list[dict]:
                 change_annotations=True,
                 snippets=True,
                 markdown_documentation=True,
+                hover_markdown=True,
                 work_done_progress=True,
                 show_document=True,
                 configuration=True,
@@ -128,6 +129,7 @@ def _audit(*args: str) -> list[dict]:
                 code_action_literals=True,
                 apply_edit=True,
                 document_changes=True,
+                hover_markdown=True,
                 work_done_progress=True,
                 configuration=True,
             ),
@@ -263,3 +265,43 @@ async def test_resolving_a_fix_reports_progress_on_a_token_focal_creates(
     (reports,) = fixes.values()
     assert isinstance(reports[-1], types.WorkDoneProgressEnd)
     assert any(isinstance(r, types.WorkDoneProgressReport) for r in reports)
+
+
+@pytest.mark.parametrize(
+    ("editor", "markdown", "label_details"),
+    [
+        pytest.param("emacs", False, False, id="eglot-emacs-29"),
+        pytest.param("visual-studio-code", True, True, id="vscode-with-label-details"),
+    ],
+)
+async def test_completion_items_carry_only_what_the_client_declared(
+    client: LanguageClient, tiny_model: Path, tmp_path: Path, editor, markdown, label_details
+):
+    caps = client_capabilities(editor)
+    item_caps = caps.text_document.completion.completion_item
+    item_caps.label_details_support = label_details or None  # VS Code >= 1.70 declares it
+    await _start(client, tmp_path, tiny_model, caps)
+    source = "def scale(values, factor):\n    return "
+    uri = open_doc(client, tmp_path / "scale.py", source)
+    items: list[types.CompletionItem] = []
+    for _ in range(5):  # a random-weight model may answer only blanks: ask again
+        result = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(1, 11),
+            )
+        )
+        items = list(result.items)
+        if items:
+            break
+    (item,) = items
+    assert (item.label_details is not None) is label_details
+    assert "synthetic-mellum" in (item.detail or "")  # the model is named either way
+    doc = item.documentation
+    assert isinstance(doc, types.MarkupContent)
+    if markdown:
+        assert doc.kind == types.MarkupKind.Markdown and "```python" in doc.value
+    else:
+        assert doc.kind == types.MarkupKind.PlainText
+        assert "```" not in doc.value and "**" not in doc.value
+        assert "synthetic-mellum" in doc.value and "sha256:" in doc.value
