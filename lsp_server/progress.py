@@ -30,17 +30,45 @@ def capture_work_done_tokens(ls: LanguageServer) -> None:
     """Let command handlers report on the `workDoneToken` of their `workspace/executeCommand`.
 
     pygls hands a command handler its arguments only. Its built-in executeCommand handler
-    (a generator, pygls 2.1) is wrapped to put the request's token in a context variable
-    before it yields the command's handler, which pygls then starts as a task that copies
-    the context. `tests/e2e/test_capabilities.py` fails if pygls changes this."""
+    (a generator, pygls 2.1) yields the command's handler for pygls to run; that handler is
+    wrapped here to set the request's token in its own context (a task's, for an async
+    handler), so no other request ever sees it. `tests/e2e/test_capabilities.py` fails if
+    pygls changes this."""
     features = ls.protocol.fm.builtin_features
     builtin = features[types.WORKSPACE_EXECUTE_COMMAND]
 
     def execute_command(params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
-        _request_token.set(getattr(params, "work_done_token", None))
-        return (yield from builtin(params))
+        steps = builtin(params)
+        handler, args, kwargs = next(steps)
+        result = yield _with_token(handler, getattr(params, "work_done_token", None)), args, kwargs
+        try:
+            steps.send(result)
+        except StopIteration as done:
+            return done.value
+        raise RuntimeError("pygls' executeCommand handler yielded twice")  # pragma: no cover
 
     features[types.WORKSPACE_EXECUTE_COMMAND] = execute_command
+
+
+def _with_token(handler: Callable[..., Any], token: str | int | None) -> Callable[..., Any]:
+    if token is None:
+        return handler
+    if asyncio.iscoroutinefunction(handler):
+
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            _request_token.set(token)  # this task's context only
+            return await handler(*args, **kwargs)
+
+        return run_async
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        reset = _request_token.set(token)
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            _request_token.reset(reset)
+
+    return run
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +81,7 @@ async def work_done(
     the reports only go to the debug log."""
     loop = asyncio.get_running_loop()
     token: str | int | None = _request_token.get()
-    _request_token.set(None)  # one request's token, never a later one's
+    _request_token.set(None)  # one progress per token
     if token is not None:
         try:
             ls.work_done_progress.begin(

@@ -246,6 +246,12 @@ async def test_progress_goes_on_the_token_the_client_gave(
         if reports and getattr(reports[0], "title", "") == "Focal: writing a fix"
     }
     assert titled == {"client-token-1"}, client.progress_reports
+    # A later request that brings no token of its own never reports on that one.
+    data = plain(command.arguments[0])
+    await client.code_action_resolve_async(types.CodeAction(title=command.title, data=data))
+    await asyncio.sleep(0.1)
+    begins = [r for r in reports if isinstance(r, types.WorkDoneProgressBegin)]
+    assert len(begins) == 1, reports
 
 
 async def test_resolving_a_fix_reports_progress_on_a_token_focal_creates(
