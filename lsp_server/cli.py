@@ -8,12 +8,13 @@ import importlib.util
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
 from inference.defaults import NO_MODEL_HELP, default_model_path
 from inference.model_card import ModelError, read_model_card
-from inference.types import CompletionTask, GenerationParams
+from inference.types import CompletionTask, GenerationParams, Suggestion
 from lsp_server import __version__
 from lsp_server.origin_view import origin_dict
 
@@ -166,6 +167,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
         suggestion = engine.complete(task, params, bundle).future.result()
     finally:
         engine.close()
+    recorded = _record_cli_suggestion(suggestion, task)
     origin = suggestion.origin
     if args.json:
         out = {
@@ -173,6 +175,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
             "text": suggestion.text,
             "origin": origin_dict(origin),
             "loadSeconds": round(engine.load_seconds, 3),
+            "recorded": recorded,
         }
         print(json.dumps(out, indent=2))
         return 0
@@ -188,7 +191,26 @@ def cmd_complete(args: argparse.Namespace) -> int:
     )
     for c in origin.context:
         print(f"   context: {c.path}:{c.start_line + 1}-{c.end_line + 1} — {c.reason}")
+    if recorded:
+        print(f"   ledger: suggestion {suggestion.id} (focal audit --task cli)")
     return 0
+
+
+def _record_cli_suggestion(suggestion: Suggestion, task: CompletionTask) -> bool:
+    """Record a printed completion in the ledger (task `cli`), as the server records the
+    ones it shows. A ledger that cannot be written costs a warning, not the completion."""
+    from lsp_server.ledger import Ledger, LedgerError
+
+    try:
+        with Ledger.open() as ledger:
+            ledger.record_suggestion(
+                suggestion, "cli", task.document, task.line, task.character, suggestion.prompt
+            )
+            ledger.record_event(suggestion.id, "shown", task.document)
+    except (LedgerError, OSError, sqlite3.Error) as exc:
+        print(f"focal: the suggestion was not recorded in the ledger: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_model_info(args: argparse.Namespace) -> int:

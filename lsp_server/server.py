@@ -24,10 +24,11 @@ from indexing.ignore import ai_refusal
 from inference.engine import LlamaEngine
 from inference.types import ContextBundle, Suggestion
 from lsp_server import __version__
+from lsp_server.capabilities import ClientFeatures, shape_completions
 from lsp_server.command_args import options
 from lsp_server.features import debug
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
-from lsp_server.features.fixes import FixFeature, action_data, supports_resolve, tag_actions
+from lsp_server.features.fixes import FIX_COMMAND, FixFeature, action_data, fix_data, offered
 from lsp_server.features.provenance import ProvenanceFeature
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
 from lsp_server.features.syntax import SyntaxDiagnostics
@@ -37,7 +38,7 @@ from lsp_server.ledger.hover import origin_markdown as record_markdown
 from lsp_server.log_forward import forward_to_client, stop_forwarding
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_dict, origin_text
-from lsp_server.progress import work_done
+from lsp_server.progress import capture_work_done_tokens, work_done
 from lsp_server.settings import Settings, parse_settings
 from lsp_server.wire import FocalProtocol, FramingGuard
 
@@ -53,6 +54,8 @@ class FocalServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("focal", __version__, protocol_cls=FocalProtocol)
         self.settings = Settings()
+        self.client = ClientFeatures()
+        """What the client declared it can do (`lsp_server.capabilities`), read at initialize."""
         self.root: Path | None = None
         self.models = ModelManager(self._model_error, self._model_ready)
         self.provenance = ProvenanceFeature(
@@ -74,6 +77,7 @@ class FocalServer(LanguageServer):
             lambda message: self.tell(message, types.MessageType.Warning),
             lambda: str(self.workspace.position_encoding or "utf-16"),
             self._fix_context,
+            self.provenance.refused,
         )
         self.summary = SummaryFeature(
             self.models.engine, lambda: self.root, self._trailers, self.models.route
@@ -250,6 +254,7 @@ def create_server() -> FocalServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: FocalServer, params: types.InitializeParams) -> None:
+        ls.client = ClientFeatures.of(params.capabilities)
         folders = params.workspace_folders or []
         uri = folders[0].uri if folders else params.root_uri
         if uri:
@@ -289,10 +294,10 @@ def create_server() -> FocalServer:
     async def completion(ls: FocalServer, params: types.CompletionParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
         if ls.summary.is_commit_buffer(doc):
-            return await ls.summary.completion(doc, params)
+            return shape_completions(await ls.summary.completion(doc, params), ls.client)
         if ls.refusal(doc.uri):
             return types.CompletionList(is_incomplete=False, items=[])
-        return await ls.completion.completion(doc, params)
+        return shape_completions(await ls.completion.completion(doc, params), ls.client)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -306,15 +311,17 @@ def create_server() -> FocalServer:
         doc = ls.workspace.get_text_document(params.text_document.uri)
         if ls.refusal(doc.uri):
             return []
+        # Listing never runs the model, whatever the client: see `offered`.
         actions = ls.fixes.actions(doc, params)
-        caps = ls.client_capabilities
-        tag_actions(actions, caps)
-        if actions and not supports_resolve(caps):
-            # Clients without resolve get the first action computed now; the rest would
-            # each cost a model run.
-            actions = [await ls.fixes.resolve(actions[0], doc, caps)]
-            actions = [a for a in actions if a.edit is not None]
-        return actions
+        shaped = offered(actions, ls.fixes, ls.client)
+        if actions and not shaped and "fixes" not in ls._refused:
+            ls._refused.add("fixes")
+            ls.tell(
+                "Focal: fixes are off: this editor can neither resolve code actions nor "
+                "apply an edit the server sends (workspace/applyEdit).",
+                types.MessageType.Warning,
+            )
+        return shaped
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: FocalServer, action: types.CodeAction):
@@ -325,7 +332,8 @@ def create_server() -> FocalServer:
             doc = ls.workspace.get_text_document(str(data["uri"]))
             if ls.refusal(doc.uri):
                 return action
-            return await ls.fixes.resolve(action, doc, ls.client_capabilities)
+            async with work_done(ls, "Focal: writing a fix") as report:
+                return await ls.fixes.resolve(action, doc, ls.client, report)
         except JsonRpcException:
             raise
         except Exception:
@@ -351,6 +359,38 @@ def create_server() -> FocalServer:
             0,
         )
         return summary.to_wire()
+
+    @server.command(FIX_COMMAND)
+    async def fix(ls: FocalServer, *args: Any) -> dict[str, Any]:
+        """A listed fix, for clients that do not resolve code actions: compute it, then
+        apply it with `workspace/applyEdit`."""
+        data = fix_data(args[0]) if args else None
+        if data is None:
+            raise JsonRpcInvalidParams(
+                f"{FIX_COMMAND} takes the fix's data as its argument, as listed by "
+                "textDocument/codeAction"
+            )
+        doc = ls._document(str(data["uri"]))
+        if doc is None:
+            return {"applied": False, "reason": "the document is not open"}
+        reason = ls.refusal(doc.uri)
+        if reason is not None:
+            return {"applied": False, "reason": reason}
+        async with work_done(ls, "Focal: writing a fix") as report:
+            result = await ls.fixes.compute(data, doc, ls.client, report)
+        if result.edit is None or result.suggestion is None:
+            return {"applied": False, "reason": result.reason}
+        sid = result.suggestion.id
+        answer = await ls.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=result.edit, label="Focal fix")
+        )
+        if answer.applied:
+            ls.provenance.event(sid, "applied", doc.uri)
+            return {"applied": True, "suggestionId": sid}
+        why = answer.failure_reason or "the editor did not apply it"
+        ls.provenance.event(sid, "rejected", doc.uri)
+        ls.tell(f"Focal: the fix was not applied: {why}.", types.MessageType.Warning)
+        return {"applied": False, "suggestionId": sid, "reason": why}
 
     @server.command(ACCEPT_COMMAND)
     def accepted(ls: FocalServer, *args: Any) -> bool:
@@ -429,6 +469,7 @@ def create_server() -> FocalServer:
         # pygls has already applied the edit to its document; this re-checks and re-indexes.
         uri = params.text_document.uri
         ls.check_syntax(uri)
+        ls.provenance.changed(uri)
         doc = ls._document(uri) if ls.workspace_index is not None else None
         if doc is not None and ls.workspace_index is not None:
             ls.workspace_index.did_change(doc.uri, doc.source)
@@ -443,7 +484,7 @@ def create_server() -> FocalServer:
     @guarded(lambda: None)
     async def hover(ls: FocalServer, params: types.HoverParams):
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        return await ls.provenance.hover(doc, params.position)
+        return await ls.provenance.hover(doc, params.position, ls.client.hover_markdown)
 
     @server.feature(STATUS_REQUEST)
     def status(ls: FocalServer, params: Any = None) -> dict[str, Any]:
@@ -459,6 +500,7 @@ def create_server() -> FocalServer:
         ls.provenance.close()
 
     debug.register(server)
+    capture_work_done_tokens(server)
     return server
 
 

@@ -20,8 +20,11 @@ CPU_SUMMARY = ""
 
 def pytest_configure(config: pytest.Config) -> None:
     """The whole suite runs offline: every Python process it starts (servers, CLIs, nvim's
-    server) gets the guard through PYTHONPATH, and any connection leaving the machine is
-    refused and recorded. The session fails if one was attempted."""
+    server) gets the guard through PYTHONPATH, and every other child (git, npm, Emacs…)
+    proxy variables that point at a loopback listener refusing everything. Any connection
+    that would leave the machine is refused and recorded; the session fails if one was
+    attempted. A test that builds a child's environment must keep both (start from
+    `os.environ`, and add to PYTHONPATH rather than replace it)."""
     log = Path(tempfile.mkdtemp(prefix="focal-offline-")) / "attempts.log"
     log.touch()
     os.environ["FOCAL_OFFLINE_GUARD"] = "1"
@@ -29,6 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(OFFLINE_DIR), os.environ.get("PYTHONPATH", "")) if p
     )
+    from tests.offline.focal_offline_proxy import install
+
+    install(os.environ)
     spec = importlib.util.spec_from_file_location(
         "focal_offline_guard", OFFLINE_DIR / "sitecustomize.py"
     )

@@ -58,8 +58,10 @@ Completion candidates wait for the model, so keep this short (server default: 30
    ("focal.privacy.allowRemote" focal-allow-remote t)))
 
 (defun focal--initialization-options ()
-  "The same settings as `initializationOptions', so the first model loaded is the right one."
-  (list :focal (lsp-configuration-section "focal")))
+  "The `focal' settings as `initializationOptions', so the first model loaded is the right one.
+`lsp-configuration-section' already answers {\"focal\": {...}}: send what is inside, once."
+  (or (gethash "focal" (lsp-configuration-section "focal"))
+      (make-hash-table :test #'equal)))
 
 (defun focal-show-origin ()
   "Show the origin (model, digest, engine, timing) of Focal's last suggestion."

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,32 @@ from inference.rewrite import (
     minimal_edits,
 )
 from inference.types import ContextBundle, Suggestion
+from lsp_server.capabilities import ClientFeatures
 from lsp_server.features.completion import ACCEPT_COMMAND, units
+from lsp_server.features.fix_check import check_rewrite
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_label
 
 log = logging.getLogger(__name__)
 
 FIX_TITLE = "Fix with Focal"
+FIX_COMMAND = "focal.fix"
+"""Runs a listed fix and applies it (`workspace/applyEdit`): for clients that do not
+resolve code actions."""
+
+Report = Callable[..., None]
+"""`report(message, percent)`: progress of a fix (see `lsp_server.progress`)."""
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """A computed fix: the edit to offer, or the reason there is none."""
+
+    edit: types.WorkspaceEdit | None
+    suggestion: Suggestion | None
+    reason: str | None
+
+
 MAX_BLOCK_LINES = 80
 
 
@@ -83,9 +102,11 @@ class FixFeature:
         tell: Callable[[str], None],
         position_encoding: Callable[[], str] = lambda: "utf-16",
         context: Callable[[TextDocument, int, int, Any], Awaitable[ContextBundle]] | None = None,
+        refused: Callable[[Suggestion, str, str, int, str], None] = lambda *args: None,
     ) -> None:
         self._models = models
         self._remember = remember
+        self._refused = refused
         self._tell = tell
         self._encoding = position_encoding
         self._context = context
@@ -153,65 +174,67 @@ class FixFeature:
             "digest": _digest(region),
         }
 
-    # -- resolving: the model runs ---------------------------------------------------------
+    # -- computing: the model runs ---------------------------------------------------------
 
-    async def resolve(
+    async def compute(
         self,
-        action: types.CodeAction,
+        data: dict[str, Any],
         doc: TextDocument,
-        caps: types.ClientCapabilities,
-    ) -> types.CodeAction:
-        """Fill in `action.edit` (and its accept command), or leave it empty and say why."""
-        data = action.data if isinstance(action.data, dict) else {}
+        client: ClientFeatures,
+        report: Report | None = None,
+    ) -> FixResult:
+        """Run the model on the action's region and check its answer: the edit to offer, or
+        the reason there is none (also told to the user; a refused answer is recorded)."""
+        report = report or (lambda message, percent=None: None)
         start, end = int(data.get("start", 0)), int(data.get("end", 0))
-        region = "".join(doc.lines[start:end])
+        lines = doc.lines
+        region = "".join(lines[start:end])
         if not region.strip() or _digest(region) != data.get("digest"):
-            self._tell("Focal: the code changed since this fix was offered; ask again.")
-            return action
+            return self._refuse("the code changed since this fix was offered; ask again")
+        report("waiting for the model", None)
         engine = await self._models.engine("fix")
         if engine is None:
-            self._tell("Focal: no model is loaded, so no fix can be suggested.")
-            return action
+            return self._refuse("no model is loaded, so no fix can be suggested")
         path = to_fs_path(doc.uri) or doc.uri
+        language = doc.language_id or Path(path).suffix.lstrip(".")
+        report("gathering context", None)
         req = FixRequest(
             path=Path(path).name,
-            language=doc.language_id or Path(path).suffix.lstrip("."),
+            language=language,
             code=region,
             problems=tuple(str(p) for p in data.get("problems", [])),
             context=await self._gather(doc, start, end, engine),
         )
         params = fix_params(region)
         key = f"{doc.uri}#fix"
+        report(f"rewriting lines {start + 1}-{end}", None)
         try:
             if engine.card.has_chat_template:
                 messages = fix_messages(req)
-                prompt_text = "\n".join(m["content"] for m in messages)
                 request = engine.chat(messages, params, key)
             else:
-                prompt_text = fix_prompt(req)
-                request = engine.generate(prompt_text, params, key, stop=fence_stop)
+                request = engine.generate(fix_prompt(req), params, key, stop=fence_stop)
             try:
                 suggestion = await asyncio.wrap_future(request.future)
             except asyncio.CancelledError:
                 request.cancel("cancelled")
                 raise
-            rewrite = accept_rewrite(region, suggestion.text)
-            suggestion = replace(
-                suggestion, origin=replace(suggestion.origin, route=self._models.route("fix"))
-            )
-        except UnusableAnswer as exc:
-            self._tell(f"Focal: no fix applied: {exc}.")
-            return action
         except (Cancelled, ModelError) as exc:
-            self._tell(f"Focal: the fix was not computed: {exc}.")
-            return action
-        self._remember(suggestion, "fix", doc.uri, start, 0)
-        action.edit = self._workspace_edit(doc, start, region, rewrite, suggestion, caps)
-        action.command = types.Command(
-            title="Focal: fix applied",
-            command=ACCEPT_COMMAND,
-            arguments=[{"suggestionId": suggestion.id, "uri": doc.uri, "event": "applied"}],
+            return self._refuse(f"the fix was not computed: {exc}")
+        suggestion = replace(
+            suggestion, origin=replace(suggestion.origin, route=self._models.route("fix"))
         )
+        report("checking the answer", None)
+        try:
+            rewrite = accept_rewrite(region, suggestion.text)
+        except UnusableAnswer as exc:
+            return self._refuse(str(exc), suggestion, doc.uri, start)
+        problem = await asyncio.to_thread(
+            check_rewrite, doc.uri, language, lines, start, end, rewrite
+        )
+        if problem is not None:
+            return self._refuse(problem, suggestion, doc.uri, start)
+        self._remember(suggestion, "fix", doc.uri, start, 0)
         log.info(
             "fix %s for %s:%d-%d in %.0f ms",
             suggestion.id,
@@ -220,7 +243,45 @@ class FixFeature:
             end,
             suggestion.origin.timing.total_ms,
         )
+        edit = self._workspace_edit(doc, start, region, rewrite, suggestion, client)
+        return FixResult(edit, suggestion, None)
+
+    def _refuse(
+        self, reason: str, suggestion: Suggestion | None = None, uri: str = "", line: int = 0
+    ) -> FixResult:
+        """No fix: the user is told why; an answer the model did give is recorded as
+        refused, never as shown or applied."""
+        if suggestion is None:
+            self._tell(f"Focal: {reason}.")
+        else:
+            self._refused(suggestion, "fix", uri, line, reason)
+            self._tell(f"Focal: no fix applied: {reason}.")
+        return FixResult(None, suggestion, reason)
+
+    async def resolve(
+        self,
+        action: types.CodeAction,
+        doc: TextDocument,
+        client: ClientFeatures,
+        report: Report | None = None,
+    ) -> types.CodeAction:
+        """Fill in `action.edit` (and its accept command), or leave it empty and say why."""
+        data = action.data if isinstance(action.data, dict) else {}
+        result = await self.compute(data, doc, client, report)
+        if result.edit is None or result.suggestion is None:
+            return action
+        action.edit = result.edit
+        action.command = types.Command(
+            title="Focal: fix applied",
+            command=ACCEPT_COMMAND,
+            arguments=[{"suggestionId": result.suggestion.id, "uri": doc.uri, "event": "applied"}],
+        )
         return action
+
+    def as_command(self, action: types.CodeAction) -> types.Command:
+        """The action for a client that cannot resolve it: a command that, when run,
+        computes the fix and applies it with `workspace/applyEdit`."""
+        return types.Command(title=action.title, command=FIX_COMMAND, arguments=[action.data])
 
     def _workspace_edit(
         self,
@@ -229,7 +290,7 @@ class FixFeature:
         region: str,
         rewrite: str,
         suggestion: Suggestion,
-        caps: types.ClientCapabilities,
+        client: ClientFeatures,
     ) -> types.WorkspaceEdit:
         lines = doc.lines
         enc = self._encoding()
@@ -245,11 +306,10 @@ class FixFeature:
             )
             for e in minimal_edits(region, rewrite)
         ]
-        ws = caps.workspace.workspace_edit if caps.workspace else None
-        if not (ws and ws.document_changes):
+        if not client.document_changes:
             return types.WorkspaceEdit(changes={doc.uri: plain})
         ident = types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
-        if not ws.change_annotation_support:
+        if not client.change_annotations:
             return types.WorkspaceEdit(
                 document_changes=[types.TextDocumentEdit(text_document=ident, edits=plain)]
             )
@@ -275,18 +335,28 @@ class FixFeature:
         )
 
 
-def tag_actions(actions: list[types.CodeAction], caps: types.ClientCapabilities) -> None:
-    """Mark actions as LLM-generated (LSP 3.18) for clients that declare the tag."""
-    ca = caps.text_document.code_action if caps.text_document else None
-    tags = ca.tag_support.value_set if ca and ca.tag_support else []
-    if types.CodeActionTag.LlmGenerated in tags:
+def offered(
+    actions: list[types.CodeAction], features: FixFeature, client: ClientFeatures
+) -> list[types.CodeAction | types.Command]:
+    """The listed fixes in the shape this client takes; the model runs in none of them.
+
+    - literals, resolve of `edit`, and `data` kept: the action itself, resolved later;
+    - literals only: the action with a `focal.fix` command and no `data`;
+    - no literals: the bare `focal.fix` command;
+    - the command needs `workspace/applyEdit`: without it and without resolve, no fixes."""
+    if client.llm_generated_tag:
         for a in actions:
             a.tags = [types.CodeActionTag.LlmGenerated]
-
-
-def supports_resolve(caps: types.ClientCapabilities) -> bool:
-    ca = caps.text_document.code_action if caps.text_document else None
-    return bool(ca and ca.resolve_support and "edit" in ca.resolve_support.properties)
+    if client.lazy_fixes:
+        return list(actions)
+    if not client.apply_edit:
+        return []
+    commands = [features.as_command(a) for a in actions]
+    if not client.code_action_literals:
+        return list(commands)
+    for a, command in zip(actions, commands, strict=True):
+        a.command, a.data = command, None
+    return list(actions)
 
 
 def _wanted(kind: str, only: list[str] | None) -> bool:
@@ -299,6 +369,18 @@ def _problem(diag: types.Diagnostic) -> str:
     return f"line {diag.range.start.line + 1}: {source}{diag.message}{code}"
 
 
+def fix_data(value: Any) -> dict[str, Any] | None:
+    """A listed fix's data (`focal: fix`, uri, region and digest), or None."""
+    if hasattr(value, "_asdict"):  # pygls reads untyped JSON objects as namedtuples
+        value = value._asdict()
+    if not (isinstance(value, dict) and value.get("focal") == "fix"):
+        return None
+    if not isinstance(value.get("uri"), str) or not isinstance(value.get("digest"), str):
+        return None
+    if not all(isinstance(value.get(k), int) for k in ("start", "end")):
+        return None
+    return value
+
+
 def action_data(action: types.CodeAction) -> dict[str, Any] | None:
-    data = action.data
-    return data if isinstance(data, dict) and data.get("focal") == "fix" else None
+    return fix_data(action.data)

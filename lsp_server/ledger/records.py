@@ -36,6 +36,8 @@ class EventRecord:
     text_length: int | None
     text: str | None
     """Only with `store_text`."""
+    reason: str | None = None
+    """Why, for a `refused` event."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ COLUMNS = (
     "architecture, engine, device, template, route, sampling, context, timing, confidence, "
     "stop_reason, prompt_digest, suggestion_digest, suggestion_length, text, prompt"
 )
-EVENT_COLUMNS = "seq, suggestion_id, time, kind, document, range, text_digest, text_length, text"
+EVENT_COLUMNS = (
+    "seq, suggestion_id, time, kind, document, range, text_digest, text_length, text, reason"
+)
 
 
 def known(cls: type, data: dict[str, Any]) -> Any:
@@ -170,4 +174,5 @@ def event_from_row(e: tuple) -> EventRecord:
         text_digest=e[6],
         text_length=e[7],
         text=e[8],
+        reason=e[9],
     )

@@ -6,9 +6,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-TASKS = ("complete", "inline", "fix", "summarize")
-EVENT_KINDS = (
+SCHEMA_VERSION = 2
+TASKS = ("complete", "inline", "fix", "summarize", "cli")
+"""`cli`: a suggestion printed by `focal complete`."""
+_V1_EVENT_KINDS = (
     "shown",
     "accepted",
     "partially_accepted",
@@ -17,7 +18,12 @@ EVENT_KINDS = (
     "rejected",
     "applied",
 )
-ACCEPTING = ("accepted", "partially_accepted", "applied")
+EVENT_KINDS = (*_V1_EVENT_KINDS, "accepted_inferred", "refused")
+"""`accepted_inferred`: the document changed to contain the suggestion where it was shown,
+though the client never ran the item's command (eglot, Helix, Zed, Sublime LSP).
+`refused`: Focal itself did not offer the suggestion (a fix that does not parse); the
+event's `reason` says why."""
+ACCEPTING = ("accepted", "partially_accepted", "applied", "accepted_inferred")
 """Events after which the suggestion's text is in a file (what blame and trailers look for)."""
 
 
@@ -50,7 +56,7 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
 
 
 def _create_v1(db: sqlite3.Connection) -> None:
-    kinds = ", ".join(f"'{k}'" for k in EVENT_KINDS)
+    kinds = ", ".join(f"'{k}'" for k in _V1_EVENT_KINDS)
     _run_script(
         db,
         f"""
@@ -103,7 +109,44 @@ def _create_v1(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+_V1_EVENT_COLUMNS = (
+    "seq, suggestion_id, time, kind, document, range, text_digest, text_length, line_marks, text"
+)
+
+
+def _v2_events(db: sqlite3.Connection) -> None:
+    """Events gain the kinds `accepted_inferred` and `refused`, and a `reason`. SQLite cannot
+    change a CHECK constraint in place: the table is rebuilt, every row kept in order."""
+    kinds = ", ".join(f"'{k}'" for k in EVENT_KINDS)
+    _run_script(
+        db,
+        f"""
+        DROP TRIGGER IF EXISTS events_no_update;
+        DROP TRIGGER IF EXISTS events_no_delete;
+        CREATE TABLE events_v2 (
+            seq INTEGER PRIMARY KEY,
+            suggestion_id TEXT NOT NULL REFERENCES suggestions(id),
+            time TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ({kinds})),
+            document TEXT,
+            range TEXT,
+            text_digest TEXT,
+            text_length INTEGER,
+            line_marks TEXT,
+            text TEXT,
+            reason TEXT
+        );
+        INSERT INTO events_v2 ({_V1_EVENT_COLUMNS}) SELECT {_V1_EVENT_COLUMNS} FROM events;
+        DROP TABLE events;
+        ALTER TABLE events_v2 RENAME TO events;
+        CREATE INDEX events_suggestion ON events(suggestion_id);
+        CREATE INDEX events_kind ON events(kind, seq);
+        """
+        + _APPEND_ONLY.format(t="events"),
+    )
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _v2_events}
 """`MIGRATIONS[n]` takes a schema-`n` ledger to `n + 1`; 0 is an empty file."""
 
 

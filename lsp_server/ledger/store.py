@@ -247,12 +247,14 @@ class Ledger:
         document: str | None = None,
         range: Range | Any | None = None,
         text: str | None = None,
+        reason: str | None = None,
     ) -> bool:
         """Record what happened to a suggestion; False (nothing recorded) for an unknown id.
 
         `text` is what went into the document when it differs from the suggestion (a partial
         accept, an edited fix); without it an accepting event stands for the whole
-        suggestion. `range` is a 4-tuple or an lsprotocol `Range`."""
+        suggestion. `range` is a 4-tuple or an lsprotocol `Range`. `reason` says why (a
+        refusal's)."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
         rng = _as_range(range)
@@ -270,12 +272,13 @@ class Ledger:
             len(text) if text is not None else None,
             line_marks,
             _storable(text) if self.store_text else None,
+            reason,
             suggestion_id,
         )
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO events (suggestion_id, time, kind, document, range, text_digest, "
-                "text_length, line_marks, text) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                "text_length, line_marks, text, reason) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                 "WHERE EXISTS (SELECT 1 FROM suggestions WHERE id = ?)",
                 row,
             )

@@ -13,10 +13,14 @@ SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "lsp_server"])
 
 
 def capabilities(editor: str = "visual-studio-code") -> types.ClientCapabilities:
-    """A real editor's capabilities, plus LSP 3.18 inline completion (VS Code >= 1.91)."""
+    """A real editor's capabilities, plus LSP 3.18 inline completion and completion label
+    details, which VS Code >= 1.91 declares (pytest-lsp's set is 1.65's)."""
     caps = client_capabilities(editor)
     td = caps.text_document or types.TextDocumentClientCapabilities()
     td.inline_completion = types.InlineCompletionClientCapabilities()
+    item = td.completion.completion_item if td.completion else None
+    if editor == "visual-studio-code" and item is not None:
+        item.label_details_support = True
     caps.text_document = td
     return caps
 

@@ -178,7 +178,7 @@ async def test_garbage_answer_applies_nothing_and_says_why(
     assert (await status(client))["state"] == "ready"
 
 
-async def test_client_without_resolve_gets_the_edit_eagerly(
+async def test_client_without_resolve_gets_a_command_and_no_model_runs_while_listing(
     client: LanguageClient, smollm2: Path, tmp_path: Path
 ):
     # lsprotocol's client-side hook reads any action that has a `command` as a bare Command;
@@ -195,5 +195,7 @@ async def test_client_without_resolve_gets_the_edit_eagerly(
     actions = await _actions(client, uri, [_diagnostic()])
     assert len(actions) == 1
     (action,) = actions
-    assert isinstance(action, types.CodeAction) and action.edit is not None
-    assert action.command is not None and action.command.command == "focal.accepted"
+    # Running the command computes the fix (tests/e2e/test_capabilities.py applies it).
+    assert isinstance(action, types.CodeAction) and action.edit is None
+    assert action.command is not None and action.command.command == "focal.fix"
+    assert (await status(client))["lastSuggestion"] is None

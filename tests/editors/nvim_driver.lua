@@ -176,7 +176,7 @@ local function commit_scenario()
   vim.bo[bufnr].filetype = 'gitcommit'
   start_client(bufnr)
   if not vim.list_contains(result.server_commands or {}, 'focal.summarizeDiff') then
-    result.skipped = 'the server does not offer focal.summarizeDiff'
+    result.error = 'the server does not offer focal.summarizeDiff'
     return
   end
   vim.cmd('FocalCommitMessage')

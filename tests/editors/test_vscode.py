@@ -35,12 +35,10 @@ def _npm(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 @needs_npm
 def test_extension_builds_and_its_unit_tests_pass():
-    # `npm ci` runs in .ci/run (it downloads); the suite only builds and tests.
-    if not (EXT / "node_modules" / "vscode-languageclient").is_dir():
-        message = f"the extension's packages are not installed: cd {EXT} && npm ci"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
+    # Installing the node modules needs the network: .ci/run does it, never the suite.
+    assert (EXT / "node_modules" / "vscode-languageclient").is_dir(), (
+        f"the extension's node modules are not installed: run `npm ci` in {EXT} (.ci/run does)"
+    )
     _npm("run", "build", timeout=180)
     assert (EXT / "out" / "src" / "extension.js").is_file()
     proc = _npm("test", timeout=120)

@@ -1,11 +1,10 @@
 """`workspace/symbol`, `$/progress`, didChange and didSave through the wire: a real client
-talking to `python -m lsp_server` over stdio. Runs once server.py wires the feature."""
+talking to `python -m lsp_server` over stdio."""
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -13,10 +12,10 @@ from pytest_lsp import LanguageClient
 from lsp_server.server import create_server
 from tests.e2e.lsp_helpers import SERVER, open_doc, start
 
-pytestmark = pytest.mark.skipif(
-    types.WORKSPACE_SYMBOL not in create_server().protocol.fm.features,
-    reason="WorkspaceIndexFeature is not wired into lsp_server/server.py yet",
-)
+
+def test_the_index_feature_is_wired():
+    """The features below need it; unwired, they must fail, not skip."""
+    assert types.WORKSPACE_SYMBOL in create_server().protocol.fm.features
 
 
 @pytest_lsp.fixture(config=SERVER)

@@ -169,18 +169,65 @@ def test_older_schema_is_migrated(ledger_path: Path, monkeypatch: pytest.MonkeyP
     led.record_suggestion(s, "inline", "file:///a", 0, 0, "")
     led.close()
 
-    def to_v2(db: sqlite3.Connection) -> None:
+    def to_next(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE suggestions ADD COLUMN reviewer TEXT")
 
-    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(ledger_schema.MIGRATIONS, 1, to_v2)
+    current = ledger_schema.SCHEMA_VERSION
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(ledger_schema.MIGRATIONS, current, to_next)
     led = Ledger.open(ledger_path)
     assert led.suggestion(s.id) is not None
     led.close()
     db = sqlite3.connect(ledger_path)
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(current + 1),)
     assert "reviewer" in [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
     db.close()
+
+
+def test_a_version_1_ledger_keeps_its_events_and_learns_refusals(ledger_path: Path) -> None:
+    """Schema 2: events gain `accepted_inferred`, `refused` and a reason; the table is
+    rebuilt, every version-1 row kept, and it stays append-only."""
+    ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(ledger_path, isolation_level=None)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    ledger_schema.MIGRATIONS[0](db)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.close()
+    s = make_suggestion("old = 1\n")
+    with pytest.MonkeyPatch.context() as mp:  # a version-1 ledger, written as Focal 1 did
+        mp.setattr(ledger_schema, "SCHEMA_VERSION", 1)
+        led = Ledger.open(ledger_path)
+        led.record_suggestion(s, "inline", "file:///a.py", 0, 0, "")
+        insert = "INSERT INTO events (suggestion_id, time, kind, range) VALUES (?, 'now', ?, ?)"
+        with pytest.raises(sqlite3.IntegrityError):
+            led._w.execute(insert, (s.id, "refused", None))
+        led._w.execute(insert, (s.id, "shown", None))
+        led._w.execute(insert, (s.id, "accepted", "[0, 0, 0, 7]"))
+        led.close()
+    led = Ledger.open(ledger_path)
+    (record,) = led.query()
+    assert [(e.kind, e.range) for e in record.events] == [
+        ("shown", None),
+        ("accepted", (0, 0, 0, 7)),
+    ]
+    t = make_suggestion("new = 2\n")
+    led.record_suggestion(t, "fix", "file:///a.py", 3, 0, "")
+    assert led.record_event(t.id, "refused", "file:///a.py", reason="does not parse")
+    assert led.record_event(s.id, "accepted_inferred", "file:///a.py")
+    refused = led.suggestion(t.id)
+    assert refused is not None and [(e.kind, e.reason) for e in refused.events] == [
+        ("refused", "does not parse")
+    ]
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        led._w.execute("DELETE FROM events")
+    led.close()
+
+
+def test_the_cli_task_is_recorded(ledger: Ledger) -> None:
+    s = make_suggestion("printed = True\n")
+    ledger.record_suggestion(s, "cli", "file:///b.py", 1, 4, "")
+    assert [r.task for r in ledger.query(task="cli")] == ["cli"]
 
 
 def test_missing_and_default_path(tmp_path: Path) -> None:

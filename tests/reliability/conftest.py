@@ -50,7 +50,8 @@ def server_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "FOCAL_MODEL"}
     for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         env[var] = str(home / var.lower())
-    env["PYTHONPATH"] = str(ROOT)
+    # Added to, never replaced: PYTHONPATH carries the offline guard (tests/conftest.py).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 
 

@@ -559,7 +559,11 @@ def test_a_folder_focal_may_not_use_is_reported_and_completions_still_work(
         target.chmod(0o700)
 
 
-def test_zz_bad_input_figures(record_property):
+def test_zz_bad_input_figures(hostile: LiveServer, workspace: Path, record_property):
+    """The figures, and the server that took every hostile input is the same process,
+    alive and still completing."""
     for key, value in FIGURES.items():
         record_property(key, value)
     print(f"bad inputs: {FIGURES}")
+    assert hostile.alive()
+    _still_serves(hostile, workspace)

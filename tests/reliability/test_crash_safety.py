@@ -45,6 +45,8 @@ FIGURES: dict[str, int] = {
     "index_kills": 0,
     "index_kills_mid_build": 0,
 }
+PLANNED: dict[str, int] = {"ledger_writer_kills": 0, "server_kills": 0, "index_kills": 0}
+"""The kills each test that ran set out to make (`test_zz_crash_figures` compares)."""
 
 
 def integrity(path: Path) -> str:
@@ -144,6 +146,7 @@ def test_the_ledger_survives_sigkill_in_the_middle_of_writes(tmp_path: Path):
     suggestions: list[str] = []
     accepted: list[str] = []
     kills = fuzz_examples(12)
+    PLANNED["ledger_writer_kills"] += kills
     for i in range(kills):
         lines = _kill_a_writer(path, i, tmp_path / "home", rng)
         suggestions += [sid for kind, sid in lines if kind == "S"]
@@ -205,6 +208,7 @@ def test_the_server_survives_sigkill_while_recording_suggestions(tmp_path: Path,
     suggestions: list[str] = []
     accepted: list[str] = []
     kills = fuzz_examples(2)
+    PLANNED["server_kills"] += kills
     for k in range(kills):
         server = _serve(home, root, tiny_model)
         try:
@@ -343,6 +347,7 @@ def test_the_index_survives_sigkill_during_its_build(
 ):
     source, clean = template
     rng = random.Random(5)
+    PLANNED["index_kills"] += fuzz_examples(1)
     for k in range(fuzz_examples(1)):
         root, home = _copy(source, tmp_path, k)
         server = _serve(home, root, tiny_model)
@@ -415,6 +420,7 @@ def test_the_index_keeps_an_acknowledged_build_through_sigkill_during_updates(
     index follows edits (unsaved buffers, files appearing on disk) loses none of them."""
     source, clean = template
     rng = random.Random(9)
+    PLANNED["index_kills"] += fuzz_examples(1)
     for k in range(fuzz_examples(1)):
         root, home = _copy(source, tmp_path, k)
         server = _serve(home, root, tiny_model)
@@ -436,6 +442,10 @@ def test_the_index_keeps_an_acknowledged_build_through_sigkill_during_updates(
 
 
 def test_zz_crash_figures(record_property):
+    """The figures, and that every kill the tests set out to make was made and survived
+    (a loop that stopped early would otherwise pass with fewer kills than it claims)."""
     for key, value in FIGURES.items():
         record_property(key, value)
     print(f"crash safety: {FIGURES}")
+    assert {k: FIGURES[k] for k in PLANNED} == PLANNED
+    assert FIGURES["index_kills_mid_build"] <= FIGURES["index_kills"]
