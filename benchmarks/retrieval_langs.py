@@ -19,9 +19,10 @@ index is only asked where definitions are):
   of the corpus through its `go.mod` (module path prefix -> directory); `F(` where `F` is
   defined at the top level of another (non-test) file of the caller's package.
 - Rust: `f(`, `m::f(` and `T::f(` where the crate has exactly one definition of `f` (a
-  free function; for `T::f` a function of an `impl T`), in another file than the call.
-  Rust forbids two items of one name in a module, so a name the crate defines once is
-  what any path to it means.
+  free function; for `T::f` a function of an `impl T`), in another file than the call,
+  and the call is not reached through another crate (a name `use`d from `std::` or a
+  dependency, a path starting with another crate's name). Rust forbids two items of one
+  name in a module, so a name the crate defines once is what any path to it means.
 - Java: `T.m(` (a static call) and `new T(` where `T` is found by Java's rule: a
   single-type import `a.b.T` (the file `a/b/T.java`), the caller's own package, `java.lang`,
   then the wildcard imports; the truth is `T`'s method `m` (its first overload) or `T`.
@@ -264,14 +265,43 @@ _RUST_CALLS = """
 """
 
 
+_RUST_USE = re.compile(r"\buse\s+([^;]+);")
+_RUST_LEAF = re.compile(r"(\w+)(?:\s+as\s+(\w+))?\s*(?=[,}]|$)")
+
+
+def _rust_bound(text: str, own: set[str]) -> tuple[set[str], set[str]]:
+    """Names the file's `use` declarations bind from this crate, and from other crates
+    (`use std::..`, `use loom::thread`): a call through the latter is not the corpus's."""
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for m in _RUST_USE.finditer(text):
+        tree = m.group(1).strip()
+        head = tree.lstrip(":").split("::", 1)[0].strip()
+        names = {a or n for n, a in _RUST_LEAF.findall(tree)}
+        (inside if head in own else outside).update(names)
+    return inside, outside
+
+
 def rust_sites(root: Path, index: Index) -> list[Site]:
     files = _Files(root, (".rs",))
+    crate = "crate"
+    cargo = root / "Cargo.toml"
+    if cargo.is_file():
+        m = re.search(r'^name\s*=\s*"([^"]+)"', cargo.read_text(errors="replace"), re.MULTILINE)
+        crate = m.group(1).replace("-", "_") if m else crate
+    own = {"crate", "self", "super", crate}
     out = []
     for rel in files.rels:
         data = files.data(rel)
+        inside, outside = _rust_bound(data.decode("utf-8", "replace"), own)
         for caps in _captures(rel, data, _RUST_CALLS):
             name = _text(data, caps["callee"][0])
             path = _text(data, caps["path"][0]) if caps.get("path") else ""
+            head = path.split("::", 1)[0]
+            if (name if not path else head) in outside:
+                continue  # reached through another crate
+            if head[:1].islower() and head not in own and head not in inside:
+                continue  # `std::..`, `loom::model`: another crate's path
             last = path.split("::")[-1].split("<")[0] if path else ""
             if last[:1].isupper() and last != "Self":
                 found = _defs(index, name, " AND s.container = ?", (last,))

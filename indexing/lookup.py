@@ -116,9 +116,12 @@ class Lookup:
             (name, container, *files),
         )
 
-    def names_in_files(self, names: Sequence[str], files: Sequence[str]) -> dict[str, list]:
-        """Top-level definitions of any of `names` in any of `files`, by name (one query
-        per 400 names; every name asked is a key)."""
+    def names_in_files(
+        self, names: Sequence[str], files: Sequence[str], any_depth: bool = False
+    ) -> dict[str, list]:
+        """Top-level definitions (with `any_depth`: inside namespaces too, members left
+        out) of any of `names` in any of `files`, by name (one query per 400 names; every
+        name asked is a key)."""
         out: dict[str, list] = {n: [] for n in names}
         files = sorted(set(files))
         if not files or not names:
@@ -128,9 +131,9 @@ class Lookup:
         for i in range(0, len(names), 400):
             part = names[i : i + 400]
             marks = ",".join("?" * len(part))
+            depth = "s.kind NOT IN ('method', 'field')" if any_depth else "s.container = ''"
             for sym in self._symbols(
-                f"s.name IN ({marks}) AND f.path IN ({fmarks}) AND s.container = ''"
-                " ORDER BY f.path, s.line",
+                f"s.name IN ({marks}) AND f.path IN ({fmarks}) AND {depth} ORDER BY f.path, s.line",
                 (*part, *files),
             ):
                 out[sym.name].append(sym)

@@ -100,7 +100,7 @@ def rust_imports(text: str) -> list[Binding]:
 # -- Java, Kotlin, C# ----------------------------------------------------------------------
 
 _JAVA_IMPORT = re.compile(
-    r"[ \t]*import[ \t]+(static[ \t]+)?([\w.]+)(\.\*)?(?:[ \t]+as[ \t]+(\w+))?[ \t]*;?"
+    r"[ \t]*import[ \t]+(static[ \t]+)?(\w+(?:\.\w+)*)(\.\*)?(?:[ \t]+as[ \t]+(\w+))?[ \t]*;?"
 )
 PACKAGE = re.compile(r"^[ \t]*package[ \t]+([\w.]+)", re.MULTILINE)
 

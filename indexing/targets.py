@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from indexing import native_modules as nm
 from indexing.extract import Symbol
 from indexing.languages import language_for
-from indexing.native_imports import PACKAGE, PHP_NAMESPACE
+from indexing.native_imports import PACKAGE, PHP_NAMESPACE, rust_imports
 from indexing.resolve import (
     GO,
     JS_LIKE,
@@ -107,7 +107,10 @@ class Resolver:
             # What the starred modules (C includes, Java/Rust globs, Ruby requires) define
             # of these names: one query over all their files, not one per module and name.
             files = {f for star in self.stars for f in self._module_files(star)}
-            self._starred = self.r.names_in_files(sorted(wanted), sorted(files - {self.here}))
+            deep = self.language in _NAMESPACED
+            self._starred = self.r.names_in_files(
+                sorted(wanted), sorted(files - {self.here}), any_depth=deep
+            )
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -354,7 +357,12 @@ class Resolver:
             label = via or f"module `{'::'.join(parts[:k])}`"
             if found:
                 return self._with_member(found, tuple(parts[k + 1 :]), 1.0, label)
-            if files != [self.here]:  # `pub use` re-exports: what is defined below it
+            if files != [self.here]:
+                found = self._rust_reexport(files, name)  # `pub use a::b::Name;`
+                if found:
+                    return self._with_member(found, tuple(parts[k + 1 :]), 1.0, label)
+                # Re-exported through macros or globs the rules do not follow: what is
+                # defined below the module.
                 d = posixpath.dirname(files[0])
                 item = next(
                     (j for j in range(k, len(parts)) if parts[j][:1].isupper()), len(parts) - 1
@@ -372,6 +380,33 @@ class Resolver:
                     if members:  # the index has its `impl` blocks only
                         return [Target(m.path, m, 0.9, label) for m in members]
             break  # the longest prefix that is a module decides
+        return []
+
+    def _rust_reexport(self, files: list[str], name: str, depth: int = 0) -> list[Symbol]:
+        """What `name` means in a module file through its `use` declarations (a `pub
+        use` re-export: `pub use geometry::area::Circle;`, `pub use self::std::*;`)."""
+        pm = self.r.path_map()
+        for f in files[:1]:
+            got = self.r.file_lines(f, {})
+            if got is None:
+                continue
+            stamp, lines = got
+            uses = pm.memo(("rust-uses", f, stamp), lambda ls=lines: rust_imports("".join(ls)))
+            for b in uses:
+                if b.star:
+                    where = nm.rust_module(pm, f, b.module.split("::") if b.module else [])
+                    wanted = name
+                elif b.local == name and b.name:
+                    where = nm.rust_module(pm, f, b.module.split("::") if b.module else [])
+                    wanted = b.name
+                else:
+                    continue
+                where = [w for w in where if w != f]
+                found = [s for s in self._in_files(wanted, where) if s.kind != "module"]
+                if not found and where and depth < 2 and not b.star:
+                    found = self._rust_reexport(where, wanted, depth + 1)
+                if found:
+                    return found
         return []
 
     def _typed_value(self, typed: Typed, member: str, head: str) -> list[Target]:
@@ -429,12 +464,17 @@ class Resolver:
     def _with_member(
         self, found: list[Symbol], rest: tuple[str, ...], conf: float, via: str
     ) -> list[Target]:
-        if rest:
+        # Down the chain as far as members go: `Shop::Cart.build`, `Outer.Inner.f`.
+        for name in rest:
             members = [
-                m for s in found[:2] if s.kind in CLASS_KINDS for m in self._members(s, rest[0])
+                m
+                for s in found[:2]
+                if s.kind in CLASS_KINDS or (s.kind == "module" and self.language in _NAMESPACED)
+                for m in self._members(s, name)
             ]
-            if members:
-                return [Target(m.path, m, conf, via) for m in members[:2]]
+            if not members:
+                break
+            found = members
         return [Target(s.path, s, conf, via) for s in found[:2]]
 
     def _via(self, b: Binding, rest: tuple[str, ...]) -> list[Target]:

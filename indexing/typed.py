@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+# Patterns are built per name: compiled once each (`re`'s own cache holds 512 only).
+_rx = lru_cache(maxsize=8192)(re.compile)
 
 _ID = r"[A-Za-z_]\w*"
 _QUAL = rf"{_ID}(?:(?:\.|::){_ID})*"
@@ -132,7 +136,7 @@ def declared_type(
     if reader is None:
         return None
     n = re.escape(name)
-    word = re.compile(rf"(?<![\w.]){n}\b")
+    word = _rx(rf"(?<![\w.]){n}\b")
     stop = max(-1, line - reach)
     for i in range(min(line, len(lines) - 1), stop, -1):
         text = lines[i]
@@ -153,18 +157,17 @@ def _go(text: str, n: str, name: str) -> Typed | None:
         t = go_params(text).get(name)
         if t is None:
             return None
-        receiver = re.match(rf"func\s*\(\s*{n}\b", text)
+        receiver = _rx(rf"func\s*\(\s*{n}\b").match(text)
         return Typed(t, how="receiver" if receiver else "parameter")
-    m = re.search(rf"(?:^|[\s(,;])(?:var\s+)?{n}(?:\s*,\s*{_ID})*\s+(?!:?=)([*\[\]\w.]+)", text)
-    if m and re.match(r"\s*(?:var\s+)?" + n, text) and "=" not in text[: m.start(1)]:
+    m = _rx(rf"(?:^|[\s(,;])(?:var\s+)?{n}(?:\s*,\s*{_ID})*\s+(?!:?=)([*\[\]\w.]+)").search(text)
+    if m and _rx(r"\s*(?:var\s+)?" + n).match(text) and "=" not in text[: m.start(1)]:
         t = _go_type(m.group(1))
         if t is not None:
             return Typed(t, how="declared")
-    m = re.search(
+    m = _rx(
         rf"(?<![\w.]){n}(?:\s*,\s*{_ID})*\s*:?=\s*(&)?(?:new\(\s*({_QUAL})\s*\)|({_QUAL})"
-        rf"(?:\[[^\]]*\])?\s*([({{]))",
-        text,
-    )
+        rf"(?:\[[^\]]*\])?\s*([({{]))"
+    ).search(text)
     if m:
         if m.group(2):
             return Typed(_chain(m.group(2)), how="literal")
@@ -181,11 +184,11 @@ _C_TYPE_BEFORE = re.compile(rf"(?<![\w.])({_QUAL})\s*(?:<[^;=()]*>)?\s*(?:\[\s*\
 def _c_like(text: str, n: str, name: str) -> Typed | None:
     """Java, C#, Kotlin-less C family: `Type name =`, `Type<T> name;`, `Type *name`,
     parameters `(Type name,` and `var name = new Type(` / `auto name = make()`."""
-    for at in re.finditer(rf"(?<![\w.]){n}\s*[=;,)\[:]", text):
+    for at in _rx(rf"(?<![\w.]){n}\s*[=;,)\[:]").finditer(text):
         m = _C_TYPE_BEFORE.search(text, max(0, at.start() - 160), at.start())
         if m and _chain(m.group(1))[-1] not in _NOT_TYPES:
             return Typed(_chain(m.group(1)), how="declared")
-    m = re.search(rf"(?<![\w.]){n}\s*=\s*(new\s+)?({_QUAL})\s*(?:<[^;=()]*>)?\s*\(", text)
+    m = _rx(rf"(?<![\w.]){n}\s*=\s*(new\s+)?({_QUAL})\s*(?:<[^;=()]*>)?\s*\(").search(text)
     if m:
         chain = _chain(m.group(2))
         return Typed(chain, how="literal") if m.group(1) else Typed(chain, call=True, how="result")
@@ -193,10 +196,10 @@ def _c_like(text: str, n: str, name: str) -> Typed | None:
 
 
 def _kotlin(text: str, n: str, name: str) -> Typed | None:
-    m = re.search(rf"(?<![\w.]){n}\s*:\s*({_QUAL})", text)
+    m = _rx(rf"(?<![\w.]){n}\s*:\s*({_QUAL})").search(text)
     if m and _chain(m.group(1))[-1] not in _NOT_TYPES:
         return Typed(_chain(m.group(1)), how="declared")
-    m = re.search(rf"(?:val|var)\s+{n}\s*=\s*({_QUAL})\s*(?:<[^=()]*>)?\s*\(", text)
+    m = _rx(rf"(?:val|var)\s+{n}\s*=\s*({_QUAL})\s*(?:<[^=()]*>)?\s*\(").search(text)
     if m:
         chain = _chain(m.group(1))
         call = not chain[-1][:1].isupper()  # a constructor call is `Type(`
@@ -205,15 +208,15 @@ def _kotlin(text: str, n: str, name: str) -> Typed | None:
 
 
 def _rust(text: str, n: str, name: str) -> Typed | None:
-    m = re.search(rf"(?<![\w.]){n}\s*:\s*&?\s*(?:'\w+\s+)?(?:mut\s+)?({_QUAL})", text)
+    m = _rx(rf"(?<![\w.]){n}\s*:\s*&?\s*(?:'\w+\s+)?(?:mut\s+)?({_QUAL})").search(text)
     if m:
         chain = _chain(m.group(1))
         while chain and chain[-1] in _WRAPPERS and len(chain) > 1:
             chain = chain[:-1]
         if chain and chain[-1] not in _NOT_TYPES:
             return Typed(chain, how="declared")
-    m = re.search(
-        rf"let\s+(?:mut\s+)?{n}\s*=\s*&?(?:mut\s+)?({_QUAL})\s*(::<[^>]*>)?\s*([({{])", text
+    m = _rx(rf"let\s+(?:mut\s+)?{n}\s*=\s*&?(?:mut\s+)?({_QUAL})\s*(::<[^>]*>)?\s*([({{])").search(
+        text
     )
     if m:
         chain = _chain(m.group(1))
@@ -256,7 +259,7 @@ def result_type(signature: str, name: str, language: str) -> tuple[str, ...] | N
             if chain[-1] not in _WRAPPERS and chain[-1] not in _NOT_TYPES:
                 return chain
         return None
-    m = re.search(rf"({_QUAL})\s*(?:<[^()]*>)?\s*[*&]*\s*\b{re.escape(name)}\s*\(", signature)
+    m = _rx(rf"({_QUAL})\s*(?:<[^()]*>)?\s*[*&]*\s*\b{re.escape(name)}\s*\(").search(signature)
     if m and _chain(m.group(1))[-1] not in _NOT_TYPES:
         return _chain(m.group(1))
     if language == "kotlin":
