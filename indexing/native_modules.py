@@ -132,6 +132,11 @@ def _jvm_files(pm: PathMap, d: str) -> list[str]:
 def java_type_files(pm: PathMap, package: str, name: str, here: str, own: str) -> list[str]:
     """The file of type `name` in a package (Java: `Name.java`, one public type per file),
     then the package's other files (Kotlin puts any declaration in any file)."""
+    key = ("java-type", package, name, posixpath.dirname(here), own)
+    return pm.memo(key, lambda: _java_type_files(pm, package, name, here, own))
+
+
+def _java_type_files(pm: PathMap, package: str, name: str, here: str, own: str) -> list[str]:
     files = java_package(pm, package, here, own)
     exact = [f for f in files if posixpath.basename(f).rsplit(".", 1)[0] == name]
     return exact + [f for f in files if f not in exact]

@@ -96,6 +96,7 @@ class Resolver:
         self._package: str | None = None
         self._package_dir: tuple[list[str], str] | None = None
         self._starred: dict[str, list[Symbol]] | None = None
+        self._in_package: dict[str, list[Symbol]] = {}
         self._files_memo: dict[tuple, list[str]] = {}
 
     def prefetch(self, heads: Iterable[str]) -> None:
@@ -103,6 +104,11 @@ class Resolver:
         per name)."""
         wanted = {h for h in heads if h not in self.by_local} - SELF_NAMES - {UNKNOWN}
         self._local = self.r.names_in(sorted(wanted), self.here) if wanted else {}
+        files, _ = self._package_files()
+        if wanted and files:  # the package's names: one query, not one per name
+            self._in_package = self.r.names_in_files(
+                sorted(wanted), files, any_depth=self.language in _NAMESPACED
+            )
         if wanted and self.stars and self.language not in PYTHON:
             # What the starred modules (C includes, Java/Rust globs, Ruby requires) define
             # of these names: one query over all their files, not one per module and name.
@@ -264,7 +270,9 @@ class Resolver:
                     return out
         files, via = self._package_files()
         if files:
-            found = self._in_files(head, files)
+            found = self._in_package.get(head)
+            if found is None:
+                found = self._in_files(head, files)
             if found:
                 return self._with_member(found, rest, 1.0, via)
         if rust and rest:
