@@ -188,8 +188,11 @@ class WorkspaceIndexes:
         return self.feature_for(path, open_outside) if path else None
 
     def did_open(self, uri: str) -> None:
-        """A document opened outside every folder starts the index of its repository."""
-        self._route(uri, open_outside=True)
+        """A document opened outside every folder starts the index of its repository;
+        inside one, a first build indexes its imports first (see `_index_first`)."""
+        feature = self._route(uri, open_outside=True)
+        if feature is not None:
+            feature.notify_open()
 
     def did_save(self, uri: str) -> None:
         feature = self._route(uri)

@@ -214,3 +214,26 @@ def test_a_budget_too_small_for_the_callee_still_says_why_it_is_empty(indexed):
         options=RetrievalOptions(budget_tokens=0),
     )
     assert result.chunks == () and result.note == "context is off"
+
+
+def test_index_first_indexes_the_open_files_import_closure_only(repo, tmp_path):
+    """Before a full build: the open file, the modules it imports and theirs, and nothing
+    else, so that its completions find their definitions while the rest waits."""
+    from indexing.indexer import Index
+
+    root = repo("go_mod")
+    with Index.open(root, db_path=tmp_path / "first.sqlite3", workers=1) as index:
+        done = index.index_first([root / "_examples/hello/main.go"])
+        assert sorted(done) == [
+            "_examples/hello/main.go",
+            "middleware/logger.go",
+            "middleware/recover.go",
+            "router.go",
+            "tools/strings/strings.go",
+            "tree.go",
+        ]
+        assert index.stats().files == len(done)
+        # `Factory.NewRouter` (internal/factory, imported by nothing) is not indexed yet.
+        assert [s.path for s in index.definitions("NewRouter")] == ["router.go"]
+        summary = index.build()  # the full build then brings in the rest
+        assert summary.files > len(done) and summary.parsed == summary.files - len(done)
