@@ -179,9 +179,9 @@ def php_imports(text: str) -> list[Binding]:
     for m in _statements(text, "use", _PHP_USE):
         line = line_of(m.start(2))
         body = m.group(2).strip()
-        group = re.fullmatch(r"([\w\\]*)\{([^}]*)\}", body.replace(" ", ""))
+        group = re.fullmatch(r"([\w\\]*)\s*\{([^}]*)\}", body)
         items = (
-            [group.group(1) + p for p in group.group(2).split(",") if p]
+            [group.group(1) + p.strip() for p in group.group(2).split(",") if p.strip()]
             if group
             else [p.strip() for p in body.split(",")]
         )
