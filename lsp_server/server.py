@@ -421,8 +421,9 @@ def create_server() -> FocalServer:
     ) -> None:
         added = [f.uri for f in params.event.added]
         removed = [f.uri for f in params.event.removed]
-        kept = [r for r in ls.roots if r.as_uri() not in removed]
-        ls.roots = kept + [Path(p) for u in added if (p := to_fs_path(u))]
+        gone = {Path(p) for u in removed if (p := to_fs_path(u))}
+        ls.roots = [r for r in ls.roots if r not in gone]
+        ls.roots += [Path(p) for u in added if (p := to_fs_path(u))]
         ls.root = ls.roots[0] if ls.roots else None
         if ls.workspace_index is not None:
             try:
