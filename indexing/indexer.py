@@ -250,6 +250,27 @@ class Index:
             self.store.touch(touched)
         return parsed, cancelled
 
+    def index_first(self, paths: Sequence[str | os.PathLike[str]], depth: int = 2) -> list[str]:
+        """Index these files and the files their imports name (to `depth` levels) now,
+        before a full build: what completions in files open in the editor need first.
+        Returns the workspace-relative paths indexed. Lists the workspace (no parsing)
+        to know where modules are."""
+        from indexing.closure import import_closure  # a leaf of this module's users
+        from indexing.modules import PathMap
+
+        rels = [r for r in (self.relpath(p) for p in paths) if r is not None]
+        if not rels or ai_disabled(self.root):
+            return []
+        skipped: Counter[str] = Counter()
+        with self._lock:
+            listed = [c.rel for c in self._walk(skipped)]
+        pm = PathMap(listed, self.root)
+        done = []
+        for rel in import_closure(pm, self.root, rels, depth):
+            if self.update_file(os.path.join(self.root, rel)) is not None:
+                done.append(rel)
+        return done
+
     def _extract(self, rel: str, data: bytes, spec: LanguageSpec, digest: str) -> FileIndex:
         self.parse_count += 1
         return extract(rel, data, spec, content_hash=digest)

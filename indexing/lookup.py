@@ -85,7 +85,7 @@ class Lookup:
 
     def _build_paths(self) -> PathMap:
         paths = [p for p, _ in self.index.store.file_languages()] if self.index else []
-        pm = PathMap(paths)
+        pm = PathMap(paths, self.root)
         with self._lock:
             self._paths, self._paths_at, self._refreshing = pm, time.monotonic(), False
         return pm
@@ -115,6 +115,63 @@ class Lookup:
             f"s.name = ? AND s.container = ? AND f.path IN ({marks}) ORDER BY f.path, s.line",
             (name, container, *files),
         )
+
+    def names_in_files(
+        self, names: Sequence[str], files: Sequence[str], any_depth: bool = False
+    ) -> dict[str, list]:
+        """Top-level definitions (with `any_depth`: inside namespaces too, members left
+        out) of any of `names` in any of `files`, by name (one query per 400 names; every
+        name asked is a key)."""
+        out: dict[str, list] = {n: [] for n in names}
+        files = sorted(set(files))
+        if not files or not names:
+            return out
+        fmarks = ",".join("?" * len(files))
+        names = sorted(set(names))
+        for i in range(0, len(names), 400):
+            part = names[i : i + 400]
+            marks = ",".join("?" * len(part))
+            depth = "s.kind NOT IN ('method', 'field')" if any_depth else "s.container = ''"
+            for sym in self._symbols(
+                f"s.name IN ({marks}) AND f.path IN ({fmarks}) AND {depth} ORDER BY f.path, s.line",
+                (*part, *files),
+            ):
+                out[sym.name].append(sym)
+        return out
+
+    def anywhere_in(self, name: str, files: Sequence[str]) -> list:
+        """Definitions of `name` in these files at any depth (inside namespaces too)."""
+        files = sorted(set(files))
+        if not files:
+            return []
+        marks = ",".join("?" * len(files))
+        return self._symbols(
+            f"s.name = ? AND f.path IN ({marks}) ORDER BY length(s.container), f.path, s.line",
+            (name, *files),
+        )
+
+    def members_anywhere(self, name: str, container: str, folder: str = "", limit: int = 4) -> list:
+        """Members `name` of a type `container` in the files below `folder` (Rust `impl`
+        blocks and C++ out-of-class definitions live apart from their type)."""
+        lo = folder.rstrip("/") + "/" if folder else ""
+        return self._symbols(
+            "s.name = ? AND s.container = ? AND f.path >= ? AND f.path < ? ORDER BY f.path, s.line",
+            (name, container, lo, lo[:-1] + "0" if lo else "\U0010ffff"),
+            limit,
+        )
+
+    def imports_of(self, path: str) -> list:
+        """The modules one file imports, as the index recorded them (cached)."""
+        if self.index is None:
+            return []
+        key = ("imports", path)
+        now = time.monotonic()
+        hit = self._defs.get(key)
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1]
+        found = self.index.store.imports_of(path)
+        self._defs[key] = (now, found)
+        return found
 
     def names_in(self, names: Sequence[str], path: str) -> dict[str, list]:
         """Top-level definitions of any of `names` in one file, by name (one query)."""

@@ -8,6 +8,7 @@ this possibly multi-threaded process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -84,13 +85,22 @@ def _extract_chunk_in_worker(jobs: list[Job], max_bytes: int):
     return results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+PARSER_NICENESS = 5
+"""How much lower than the server the parser processes run (`nice`)."""
+
+
 def exit_with(pid: int) -> None:
-    """In a parser process: exit as soon as process `pid` (the server) is gone.
+    """In a parser process: run at a lower priority than the server (a build must not
+    slow the completions that wait on the server's own thread), and exit as soon as
+    process `pid` (the server) is gone.
 
     A server killed mid-build (SIGKILL, a crash) cannot stop its pool. Its parser processes
     then block forever writing results nobody reads, and keep the forkserver and the
     resource tracker alive with them: four processes left behind per killed editor session.
     """
+
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(PARSER_NICENESS)
 
     def watch() -> None:
         try:

@@ -132,8 +132,8 @@ def call_at(prefix: str, language: str, reach: int = 800) -> tuple[str, ...] | N
             parts = tuple(p for p in _SPLIT.split(m.group("callee")) if p)
             if m.group("dot"):
                 parts = (UNKNOWN, *parts)
-            if not parts or parts[-1] in KEYWORDS:
-                return None
+            if not parts or (parts[-1] in KEYWORDS and len(parts) == 1):
+                return None  # `if (`, `while (`; but `Type::new(`, `s.match(` are calls
             return parts
         elif depth == 0 and c == ";":
             return None
@@ -166,14 +166,18 @@ _GO_SPEC = re.compile(r"^[ \t]*([\w.]+[ \t]+)?\"([^\"]+)\"", re.MULTILINE)
 
 
 def imports(text: str, language: str) -> list[Binding]:
-    """The names the file's import statements bind (Python, JS/TS, Go); [] for others."""
+    """The names the file's import statements bind (Python, JS/TS, Go here; Rust, Java,
+    Kotlin, C#, C/C++, PHP and Ruby in `native_imports`); [] for other languages."""
     if language in PYTHON:
         return _python_imports(text)
     if language in JS_LIKE:
         return _js_imports(text)
     if language in GO:
         return _go_imports(text)
-    return []
+    from indexing.native_imports import READERS  # it imports `Binding` from here
+
+    reader = READERS.get(language)
+    return reader(text) if reader is not None else []
 
 
 class _Lines:

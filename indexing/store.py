@@ -353,6 +353,9 @@ class Store:
                         self._writer.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
                     self._writer.execute("PRAGMA synchronous=NORMAL")
 
+    def is_empty(self) -> bool:
+        return self._reader().execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
     def file_languages(self) -> list[tuple[str, str]]:
         return list(self._reader().execute("SELECT path, language FROM files ORDER BY path"))
 

@@ -32,7 +32,7 @@ from lsp_server.features.fixes import FIX_COMMAND, FixFeature, action_data, fix_
 from lsp_server.features.provenance import ProvenanceFeature
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
 from lsp_server.features.syntax import SyntaxDiagnostics
-from lsp_server.features.workspace_index import WorkspaceIndexFeature
+from lsp_server.features.workspace_folders import WorkspaceIndexes
 from lsp_server.ledger import trailers
 from lsp_server.ledger.hover import origin_markdown as record_markdown
 from lsp_server.log_forward import forward_to_client, stop_forwarding
@@ -57,6 +57,8 @@ class FocalServer(LanguageServer):
         self.client = ClientFeatures()
         """What the client declared it can do (`lsp_server.capabilities`), read at initialize."""
         self.root: Path | None = None
+        self.roots: list[Path] = []
+        """Every workspace folder (`root` is the first)."""
         self.models = ModelManager(self._model_error, self._model_ready)
         self.provenance = ProvenanceFeature(
             lambda message: self.tell(message, types.MessageType.Warning), self._document
@@ -68,7 +70,9 @@ class FocalServer(LanguageServer):
             lambda: str(self.workspace.position_encoding or "utf-16"),
             self.provenance.suggested,
             context_settings=lambda: self.settings.context,
-            index=lambda: self.workspace_index.index if self.workspace_index else None,
+            index=lambda path=None: (
+                self.workspace_index.index_for(path) if self.workspace_index else None
+            ),
             documents=lambda: list(self.workspace.text_documents.values()),
         )
         self.fixes = FixFeature(
@@ -89,7 +93,7 @@ class FocalServer(LanguageServer):
         )
         self.accepted: list[dict[str, Any]] = []
         self._refused: set[str] = set()
-        self.workspace_index: WorkspaceIndexFeature | None = None
+        self.workspace_index: WorkspaceIndexes | None = None
         self._index_task: asyncio.Task | None = None
 
     def start_io(self, stdin=None, stdout=None) -> None:
@@ -97,10 +101,11 @@ class FocalServer(LanguageServer):
         super().start_io(FramingGuard(stdin or sys.stdin.buffer), stdout)
 
     def start_index(self) -> None:
-        """Build and watch the workspace index in the background (once, when on)."""
+        """Build and watch each workspace folder's index in the background (once, when on)."""
         if self.workspace_index is not None or not self.settings.index.enabled:
             return
-        self.workspace_index = WorkspaceIndexFeature(self, self.root)
+        roots = self.roots or ([self.root] if self.root is not None else [])
+        self.workspace_index = WorkspaceIndexes(self, roots)
         self._index_task = asyncio.get_running_loop().create_task(self.workspace_index.start(self))
 
     def _publish_diagnostics(
@@ -256,10 +261,10 @@ def create_server() -> FocalServer:
     def initialize(ls: FocalServer, params: types.InitializeParams) -> None:
         ls.client = ClientFeatures.of(params.capabilities)
         folders = params.workspace_folders or []
-        uri = folders[0].uri if folders else params.root_uri
-        if uri:
-            path = to_fs_path(uri)
-            ls.root = Path(path) if path else None
+        uris = [f.uri for f in folders] or ([params.root_uri] if params.root_uri else [])
+        paths = [to_fs_path(u) for u in uris]
+        ls.roots = [Path(p) for p in paths if p]
+        ls.root = ls.roots[0] if ls.roots else None
         ls._init_options = params.initialization_options  # type: ignore[attr-defined]
 
     @server.feature(types.INITIALIZED)
@@ -463,6 +468,27 @@ def create_server() -> FocalServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FocalServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.check_syntax(params.text_document.uri)
+        if ls.workspace_index is not None:  # outside every folder: index its repository
+            try:
+                ls.workspace_index.did_open(params.text_document.uri)
+            except Exception:
+                log.exception("indexing the repository of %s failed", params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_workspace_folders(
+        ls: FocalServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        added = [f.uri for f in params.event.added]
+        removed = [f.uri for f in params.event.removed]
+        gone = {Path(p) for u in removed if (p := to_fs_path(u))}
+        ls.roots = [r for r in ls.roots if r not in gone]
+        ls.roots += [Path(p) for u in added if (p := to_fs_path(u))]
+        ls.root = ls.roots[0] if ls.roots else None
+        if ls.workspace_index is not None:
+            try:
+                ls.workspace_index.folders_changed(ls, added, removed)
+            except Exception:
+                log.exception("updating the workspace folders' indexes failed")
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: FocalServer, params: types.DidChangeTextDocumentParams) -> None:

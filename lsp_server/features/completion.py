@@ -7,6 +7,7 @@ import collections
 import functools
 import itertools
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -88,7 +89,7 @@ class CompletionFeature:
         position_encoding: Callable[[], str] = lambda: "utf-16",
         on_suggestion: Callable[[Suggestion, str, str, int, int], None] | None = None,
         context_settings: Callable[[], ContextSettings] = ContextSettings,
-        index: Callable[[], Index | None] = lambda: None,
+        index: Callable[[str | None], Index | None] = lambda path=None: None,
         documents: Callable[[], Iterable[TextDocument]] = lambda: (),
     ) -> None:
         self._encoding = position_encoding
@@ -99,7 +100,7 @@ class CompletionFeature:
         self._context_settings = context_settings
         self._index = index
         self._documents = documents
-        self._retriever: Retriever | None = None
+        self._retrievers: dict[int, Retriever] = {}
         self._turn = itertools.count(1)
         self._turns: dict[str, int] = {}
         self._edited: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -280,16 +281,22 @@ class CompletionFeature:
         )
         return suggestion
 
-    def _retriever_now(self) -> Retriever | None:
-        index = self._index()
+    def _retriever_now(self, path: str | None = None) -> Retriever | None:
+        """The retriever of the index that holds `path` (each workspace folder has one)."""
+        index = self._index(path)
         root = self._root()
-        current = self._retriever
+        key = id(index) if index is not None else 0
+        current = self._retrievers.get(key)
         if current is not None and current.index is index and (index or root):
             return current
         if index is None and root is None:
             return None
-        self._retriever = Retriever(index, root)
-        return self._retriever
+        current = self._retrievers[key] = Retriever(index, root)
+        # Forget the retrievers of indexes closed since (a removed folder's).
+        for k, r in list(self._retrievers.items()):
+            if r.index is not None and r.index.store._closed:
+                del self._retrievers[k]
+        return current
 
     def _open_documents(self) -> list[Document]:
         out = []
@@ -304,9 +311,14 @@ class CompletionFeature:
         wrong there, the completion goes on without context."""
         try:
             settings = self._context_settings()
-            retriever = self._retriever_now()
+            path = to_fs_path(task.document) if task.document.startswith("file:") else None
+            retriever = self._retriever_now(path)
             if settings.budget_tokens <= 0 or retriever is None:
                 return ContextBundle()
+            first = self._root()
+            if path and (first is None or retriever.root != os.path.abspath(first)):
+                # Another folder's index: paths are relative to its root, not the first's.
+                task = replace(task, path=path)
             self._edited[task.path] = None
             self._edited.move_to_end(task.path)
             while len(self._edited) > _RECENT_FILES:
