@@ -54,6 +54,7 @@ class ModelManager:
         self._model_settings = ModelSettings()
         self._routes = RouteSettings()
         self._routed: dict[Path, _Routed] = {}
+        self._redact_remote = True
 
     @property
     def state(self) -> ModelState:
@@ -64,10 +65,16 @@ class ModelManager:
         settings: ModelSettings,
         remote: RemoteSettings | None = None,
         allow_remote: bool = False,
+        redact_secrets: bool = True,
     ) -> None:
         """Start loading the model these settings name, unless it is already the one loaded.
-        A remote engine is used only when one is configured *and* remote use is allowed."""
+        A remote engine is used only when one is configured *and* remote use is allowed;
+        it redacts secrets in what it sends unless `redact_secrets` is off (no reload)."""
         self._model_settings = settings
+        self._redact_remote = redact_secrets
+        current = self._state.engine
+        if current is not None and hasattr(current, "redact_secrets"):
+            current.redact_secrets = redact_secrets
         remote = remote if remote is not None and remote.url else None
         key = (settings, remote, allow_remote if remote else False)
         if key == self._settings and self._task is not None:
@@ -189,6 +196,7 @@ class ModelManager:
                 allow_remote=True,
                 fim=remote.fim,
                 fim_family=remote.fim_family,
+                redact_secrets=self._redact_remote,
             )
             await asyncio.wrap_future(engine.loaded_future)
         except ModelError as exc:

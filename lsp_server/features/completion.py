@@ -21,8 +21,9 @@ from pygls.workspace import TextDocument
 from indexing.indexer import Index
 from indexing.retrieval import Document, Retrieval, Retriever
 from inference.engine import Cancelled
+from inference.redact import flagged, merge
 from inference.types import CompletionTask, ContextBundle, GenerationParams, Suggestion
-from lsp_server.context import bundle_of, gather
+from lsp_server.context import bundle_of, gather, redacted
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_label, origin_markdown
 from lsp_server.settings import CompletionSettings, ContextSettings
@@ -51,7 +52,9 @@ class CompletionFeature:
         context_settings: Callable[[], ContextSettings] = ContextSettings,
         index: Callable[[], Index | None] = lambda: None,
         documents: Callable[[], Iterable[TextDocument]] = lambda: (),
+        redact_policy: Callable[[], str] = lambda: "remote",
     ) -> None:
+        self._redact_policy = redact_policy
         self._encoding = position_encoding
         self._on_suggestion = on_suggestion or (lambda *args: None)
         self._models = models
@@ -117,7 +120,8 @@ class CompletionFeature:
             # A newer request for this stream arrived meanwhile: it answers, not this one.
             raise JsonRpcRequestCancelled("Completion superseded")
         self._turns.pop(stream, None)
-        request = engine.complete(replace(task, document=stream), params, bundle)
+        sent, bundle, redactions = await self._redacted(task, bundle, engine)
+        request = engine.complete(replace(sent, document=stream), params, bundle)
         try:
             suggestion = await asyncio.wrap_future(request.future)
         except asyncio.CancelledError:  # $/cancelRequest from the client
@@ -126,9 +130,17 @@ class CompletionFeature:
         except Cancelled as exc:
             raise JsonRpcRequestCancelled(f"Completion {exc.reason}") from None
         suggestion = replace(
-            suggestion, origin=replace(suggestion.origin, route=self._models.route("complete"))
+            suggestion,
+            origin=replace(
+                suggestion.origin,
+                route=self._models.route("complete"),
+                redactions=merge(redactions, suggestion.origin.redactions),
+            ),
         )
+        suggestion = _withheld(suggestion, task)
         self.remember(suggestion)
+        if not suggestion.text and suggestion.origin.stop_reason.startswith("withheld"):
+            return suggestion
         self._on_suggestion(
             suggestion,
             "inline" if kind == "inline" else "complete",
@@ -137,6 +149,15 @@ class CompletionFeature:
             task.character,
         )
         return suggestion
+
+    async def _redacted(self, task: CompletionTask, bundle: ContextBundle, engine: Any):
+        """The task and context with secrets replaced, when `privacy.redactSecrets` covers
+        this engine (off the event loop: it reads the document around the cursor)."""
+        policy = self._redact_policy()
+        if policy == "never" or (policy == "remote" and engine.engine_name != "remote"):
+            return task, bundle, ()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, redacted, task, bundle, engine, policy)
 
     def _retriever_now(self) -> Retriever | None:
         index = self._index()
@@ -273,6 +294,21 @@ class CompletionFeature:
             data={"suggestionId": suggestion.id},
         )
         return types.CompletionList(is_incomplete=True, items=[item])
+
+
+def _withheld(suggestion: Suggestion, task: CompletionTask) -> Suggestion:
+    """The suggestion, or an empty one saying why, when it would write a secret into the
+    file: a `<redacted:…>` placeholder copied from the prompt, or a credential-shaped value
+    (a key the model saw, or made up)."""
+    before = task.prefix[task.prefix.rfind("\n") + 1 :]
+    end = task.suffix.find("\n")
+    after = task.suffix if end < 0 else task.suffix[:end]
+    kinds = flagged(suggestion.text, before, after)
+    if not kinds:
+        return suggestion
+    why = f"withheld: it would write a secret ({', '.join(kinds)})"
+    log.info("completion for %s %s", task.path, why)
+    return replace(suggestion, text="", origin=replace(suggestion.origin, stop_reason=why))
 
 
 def units(text: str, encoding: str) -> int:

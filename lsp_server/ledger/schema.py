@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TASKS = ("complete", "inline", "fix", "summarize")
 EVENT_KINDS = (
     "shown",
@@ -103,7 +103,13 @@ def _create_v1(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+def _v2_redactions(db: sqlite3.Connection) -> None:
+    # How many secrets of which kinds were replaced: in the prompt the model saw, and in
+    # the texts stored here (JSON; never the values). NULL for suggestions recorded before.
+    db.execute("ALTER TABLE suggestions ADD COLUMN redactions TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _v2_redactions}
 """`MIGRATIONS[n]` takes a schema-`n` ledger to `n + 1`; 0 is an empty file."""
 
 

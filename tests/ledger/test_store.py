@@ -164,22 +164,32 @@ def test_newer_schema_is_refused(ledger_path: Path) -> None:
 
 
 def test_older_schema_is_migrated(ledger_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A version-1 ledger (before redaction counts) with one suggestion in it.
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 1)
     led = Ledger.open(ledger_path)
+    led.close()
+    db = sqlite3.connect(ledger_path)
+    assert "redactions" not in [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
+    db.close()
+    monkeypatch.undo()
     s = make_suggestion("kept = True\n")
+    led = Ledger.open(ledger_path)  # migrated to 2: the redaction counts' column
     led.record_suggestion(s, "inline", "file:///a", 0, 0, "")
     led.close()
 
-    def to_v2(db: sqlite3.Connection) -> None:
+    def to_v3(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE suggestions ADD COLUMN reviewer TEXT")
 
-    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(ledger_schema.MIGRATIONS, 1, to_v2)
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(ledger_schema.MIGRATIONS, 2, to_v3)
     led = Ledger.open(ledger_path)
-    assert led.suggestion(s.id) is not None
+    record = led.suggestion(s.id)
+    assert record is not None and record.redactions == () and record.stored_redactions == ()
     led.close()
     db = sqlite3.connect(ledger_path)
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
-    assert "reviewer" in [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    columns = [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
+    assert "redactions" in columns and "reviewer" in columns
     db.close()
 
 
