@@ -265,22 +265,39 @@ def _keyword_findings(text: str) -> Iterable[Finding]:
 
 
 def _key_findings(text: str) -> Iterable[Finding]:
+    """PEM/OpenSSH/PGP private-key bodies: between BEGIN and END; after a BEGIN whose END
+    is cut off (by a chunk's end, the cursor), the run of base64 lines that follows; before
+    an END whose BEGIN is cut off (a chunk that starts inside the block), the run before."""
     pos = 0
+    spans: list[tuple[int, int]] = []
     while (m := _KEY_BEGIN.search(text, pos)) is not None:
         start = m.end()
         end_m = _KEY_END.search(text, start, start + _KEY_MAX)
         if end_m is not None:
             end = end_m.start()
-        else:  # cut off (a chunk's end, the cursor): the run of base64 lines that follows
+            pos = end_m.end()
+        else:
             end = text.find("\n", start) + 1 or len(text)
             while (line := _KEY_LINE.match(text, end)) is not None and line.end() > end:
                 end = line.end()
-            if end == len(text) - 1 or text.find("\n", end) < 0:
+            if text.find("\n", end) < 0:
                 end = len(text)
-        body = text[start:end]
-        if sum(c.isalnum() for c in body) >= 32:
+            pos = max(end, m.end())
+        spans.append((start, end))
+    for m in _KEY_END.finditer(text):
+        if any(s <= m.start() <= e + 1 for s, e in spans):
+            continue
+        start = end = text.rfind("\n", 0, m.start()) + 1
+        while start > 0:
+            prev = text.rfind("\n", 0, start - 1) + 1
+            line = _KEY_LINE.fullmatch(text, prev, start)
+            if line is None:
+                break
+            start = prev
+        spans.append((start, end))
+    for start, end in spans:
+        if sum(c.isalnum() for c in text[start:end]) >= 32:
             yield Finding("private-key", start, end)
-        pos = max(end, m.end())
 
 
 def _sk_ok(value: str) -> bool:
