@@ -48,6 +48,7 @@ __all__ = [
     "merge",
     "placeholder",
     "redact",
+    "redact_messages",
     "redact_prompt",
     "summary",
 ]
@@ -447,6 +448,13 @@ def flagged(text: str, before: str = "", after: str = "") -> tuple[str, ...]:
     lo, hi = len(before), len(before) + len(text)
     kinds += [f.kind for f in find(whole) if f.start < hi and f.end > lo]
     return tuple(sorted(set(kinds)))
+
+
+def redact_messages(messages: list[dict[str, str]]) -> tuple[list[dict[str, str]], Counts]:
+    """Chat messages with each one's content redacted (a fix's code and its context)."""
+    done = [redact(m.get("content") or "") for m in messages]
+    out = [{**m, "content": r.text} if r.counts else m for m, r in zip(messages, done, strict=True)]
+    return out, merge(*(r.counts for r in done))
 
 
 # -- prompts -------------------------------------------------------------------------------

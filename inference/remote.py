@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from inference.decoding import Cancelled
 from inference.model_card import _FIM_SPELLINGS, ModelError
 from inference.postprocess import StopRules
-from inference.redact import Counts, merge, redact, redact_prompt
+from inference.redact import Counts, redact, redact_messages, redact_prompt
 from inference.templates import FimTemplate, PromptLimits, build_prompt, clip_suffix
 from inference.text import without_surrogates
 from inference.types import (
@@ -260,18 +260,13 @@ class RemoteEngine:
     ) -> RemoteRequest:
         """Queue a chat turn (`/v1/chat/completions`; the server applies its chat template)."""
         p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
-        counts: list[Counts] = []
+        counts: Counts = ()
         if self.redact_secrets:
-            redacted = [redact(m.get("content") or "") for m in messages]
-            messages = [
-                {**m, "content": r.text} if r.counts else m
-                for m, r in zip(messages, redacted, strict=True)
-            ]
-            counts = [r.counts for r in redacted]
+            messages, counts = redact_messages(messages)
         body = {"messages": messages}
         return self._submit(
             lambda job: self._run_text(
-                job, "chat/completions", body, p, _never, "chat", redactions=merge(*counts)
+                job, "chat/completions", body, p, _never, "chat", redactions=counts
             ),
             document,
         )

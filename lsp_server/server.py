@@ -188,7 +188,7 @@ class FocalServer(LanguageServer):
             settings.model,
             settings.remote,
             privacy.allow_remote,
-            redact_secrets=privacy.redact_secrets != "never",
+            redact_policy=privacy.redact_secrets,
         )
         self.models.configure_routes(settings.routes)
         self.provenance.configure(settings.ledger, privacy.redact_secrets)

@@ -126,3 +126,26 @@ def test_a_completion_that_would_write_a_secret_is_withheld(prefix, text, kinds)
         assert out.origin.stop_reason == f"withheld: it would write a secret ({kinds})"
     else:
         assert out.text == text and out.origin.stop_reason == "end of text"
+
+
+def test_local_engine_redacts_chats_and_prompts_when_told(tiny_chat_model: Path) -> None:
+    """`always`: fixes (chat) and commit messages (plain prompts) given to the local model
+    are redacted before they are tokenized; the prompt kept for the ledger is the one sent."""
+    from inference.engine import EngineConfig, LlamaEngine
+
+    code = settings_module(20)
+    short = GenerationParams(max_tokens=2, time_budget_ms=60_000)
+    engine = LlamaEngine.from_path(tiny_chat_model, EngineConfig(n_gpu_layers=0, n_ctx=4096))
+    try:
+        engine.wait_loaded()
+        engine.redact_secrets = True
+        chat = engine.chat([{"role": "user", "content": code}], short).future.result(120)
+        plain = engine.generate(f"Summarize:\n{code}", short).future.result(120)
+        engine.redact_secrets = False
+        raw = engine.generate(f"Summarize:\n{code}", short).future.result(120)
+    finally:
+        engine.close()
+    assert set(dict(chat.origin.redactions)) == set(KINDS)
+    assert leaks(plain.prompt, 20) == [] and "<redacted:stripe-key>" in plain.prompt
+    assert plain.origin.redactions == chat.origin.redactions
+    assert raw.origin.redactions == () and set(leaks(raw.prompt, 20)) == set(KINDS)
