@@ -20,6 +20,8 @@ from inference.model_card import ModelError
 from inference.remote import RemoteEngine, RemoteNotAllowed
 from inference.types import CompletionTask, ContextBundle, ContextChunk, GenerationParams
 
+ROOT = Path(__file__).resolve().parents[2]
+
 ALIAS = "smollm2-remote"
 SERVER_PACKAGES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 
@@ -41,23 +43,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-_SERVER_WITHOUT_EXTRA_BUFFERS = """
-import runpy, sys
-import llama_cpp.llama_cpp as C
-_default = C.llama_model_default_params
-def _params():
-    p = _default()
-    p.use_extra_bufts = False
-    return p
-C.llama_model_default_params = _params
-sys.argv[0] = "llama_cpp.server"
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-"""
-"""`python -m llama_cpp.server`, loading without llama.cpp's extra CPU buffer types (AMX,
-repacking): on a host whose AMX kernel dies by SIGILL (issue 14) the server would vanish
-at its first completion, and it does not read Focal's CPU probe. Slower, never wrong."""
-
-
 @pytest.fixture(scope="module")
 def server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` on a free loopback port; its base URL."""
@@ -67,8 +52,8 @@ def server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     log = tmp_path_factory.mktemp("server") / "server.log"
     cmd = [
         sys.executable,
-        "-c",
-        _SERVER_WITHOUT_EXTRA_BUFFERS,
+        "-m",
+        "tests.inference.remote_server",  # llama_cpp.server, after the CPU probe
         "--model",
         str(smollm2),
         "--model_alias",
@@ -81,7 +66,7 @@ def server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "2048",
     ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
