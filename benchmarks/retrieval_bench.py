@@ -18,6 +18,14 @@ a real tokenizer; `--replay-model mellum` writes a synthetic Mellum with `<filen
 tokens, whose toy tokenizer, 1.7 characters per token, fills its 4,096-token window and so
 measures the window's limits more than the cache's) and sums
 `Timing.tokens_reused / prompt_tokens` over the requests after the first.
+
+`--redaction` measures the secret redactor (`inference.redact`, `privacy.redactSecrets`) on
+the same sites: its cost next to the retrieval's in the same run (the document window and
+the chunks redacted with its caches cleared, as on a file's first request, and again one
+keystroke later), and its false positives: the share of the sites' context chunks it
+alters, and of every 40-line block of LIB's source files (any language: `--exts`), with
+test paths counted apart. Every redacted string is written to a file for review (the
+path is printed). `--redaction-only` skips the recall and replay measurements.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -39,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexing.indexer import Index
 from indexing.retrieval import Retriever
+from inference import redact
 from inference.types import CompletionTask, GenerationParams
 from lsp_server.context import bundle_of, gather, options_for, room_for
 from lsp_server.settings import ContextSettings
@@ -164,6 +174,33 @@ def pick_sites(root: Path, n: int, seed: int, per_file: int = 3) -> list[Site]:
     return sites[:n]
 
 
+_CALL = re.compile(r"\b[A-Za-z_]\w*\(")
+
+
+def pick_calls(root: Path, exts: tuple[str, ...], n: int, seed: int, per_file: int = 3):
+    """Cursor positions just after the `(` of calls in files of any language (no ground
+    truth: for the redactor's measurements, which need the context, not a right answer)."""
+    rng = random.Random(seed)
+    files = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in exts and not any(i in p.as_posix() for i in IGNORES)
+    )
+    rng.shuffle(files)
+    sites: list[Site] = []
+    for rel in files:
+        try:
+            text = (root / rel).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        found = [m.end() for m in _CALL.finditer(text)]
+        rng.shuffle(found)
+        sites += [Site(rel, off, "", "", 0) for off in found[:per_file]]
+        if len(sites) >= n:
+            break
+    return sites[:n]
+
+
 class Tokens:
     """The model's tokenizer alone (vocab_only), as the engine counts tokens."""
 
@@ -187,7 +224,7 @@ def _task(path: str, text: str, offset: int) -> CompletionTask:
     return CompletionTask(
         document=f"file:///{path}",
         path=path,
-        language="python",
+        language="python" if path.endswith(".py") else Path(path).suffix.lstrip("."),
         prefix=prefix,
         suffix=text[offset:],
         line=prefix.count("\n"),
@@ -294,6 +331,168 @@ def recall_bench(
         "budgetTokens": settings.budget_tokens,
         "usedTokens": {"p50": statistics.median(used), "max": max(used)},
         "misses": misses,
+    }
+
+
+# -- secret redaction ----------------------------------------------------------------------
+
+_TESTLIKE = re.compile(r"(^|/)(tests?|testing|testdata|test_data)(/|$)|(^|/)test_[^/]*$|_test\.")
+
+
+def is_test_path(path: str) -> bool:
+    return _TESTLIKE.search(path) is not None
+
+
+def _listed(path: str, text: str, first_line: int) -> list[str]:
+    out = []
+    for f in redact.find(text):
+        line = first_line + text.count("\n", 0, f.start) + 1
+        value = text[f.start : f.end].replace("\n", "\\n")
+        out.append(f"{path}:{line}\t{f.kind}\t{value[:120]}")
+    return out
+
+
+def redaction_bench(
+    root: Path, index: Index, sites: list[Site], tokens, settings: ContextSettings, report: Path
+) -> dict:
+    """The redactor's cost beside retrieval's, per site, and the chunks it alters."""
+    retriever = Retriever(index)
+    retriever.look.path_map()
+    texts: dict[str, str] = {}
+    retrieval_ms: list[float] = []
+    cold: list[float] = []
+    keystroke: list[float] = []
+    with_redaction: list[float] = []
+    # CPU time of this thread: what wall time is on an idle machine (this one is shared).
+    retrieval_cpu: list[float] = []
+    cold_cpu: list[float] = []
+    keystroke_cpu: list[float] = []
+    with_redaction_cpu: list[float] = []
+    chunks: dict[tuple[str, int, int], list[str]] = {}
+    documents_altered = 0
+    documents: list[str] = []
+    for site in sites:
+        text = texts.get(site.path)
+        if text is None:
+            text = texts[site.path] = (root / site.path).read_text(encoding="utf-8")
+        task = _task(site.path, text, site.offset)
+        retriever.clear_caches()
+        room = room_for(task, tokens, settings.budget_tokens, 64)
+        cpu0 = time.thread_time()
+        result = retriever.retrieve(
+            task.path, task.prefix, task.suffix, options=options_for(settings, room.budget),
+            count_tokens=lambda t: len(tokens.tokenize(t)), visible=room.visible,
+            tokenizer="bench",
+        )  # fmt: skip
+        retrieval_cpu.append((time.thread_time() - cpu0) * 1000)
+        bundle = bundle_of(result, root.name)
+        redact.clear_caches()
+        cpu0, t0 = time.thread_time(), time.perf_counter()
+        redact.redact_prompt(task, bundle)
+        ms = (time.perf_counter() - t0) * 1000
+        cold_cpu.append((time.thread_time() - cpu0) * 1000)
+        # The next keystroke: one more character typed, the same chunks.
+        typed = CompletionTask(
+            task.document, task.path, task.language, task.prefix + "x", task.suffix
+        )
+        cpu0, t0 = time.thread_time(), time.perf_counter()
+        redact.redact_prompt(typed, bundle)
+        keystroke.append((time.perf_counter() - t0) * 1000)
+        keystroke_cpu.append((time.thread_time() - cpu0) * 1000)
+        retrieval_ms.append(result.milliseconds)
+        cold.append(ms)
+        with_redaction.append(result.milliseconds + ms)
+        with_redaction_cpu.append(retrieval_cpu[-1] + cold_cpu[-1])
+        for c in result.chunks:
+            key = (c.path, c.start_line, c.end_line)
+            if key not in chunks:
+                chunks[key] = _listed(c.path, c.text, c.start_line)
+        _, _, doc_counts = redact.redact_document(task.prefix, task.suffix, 6000, 1500)
+        if doc_counts:
+            documents_altered += 1
+            window = task.prefix[-6000:] + task.suffix[:1500]
+            first = task.prefix.count("\n") - task.prefix[-6000:].count("\n")
+            documents.extend(_listed(task.path + " (document)", window, first))
+    altered = {k: v for k, v in chunks.items() if v}
+    outside_tests = {k: v for k, v in altered.items() if not is_test_path(k[0])}
+    with report.open("a", encoding="utf-8") as out:
+        out.write(f"# context chunks of {len(sites)} call sites in {root}\n")
+        for lines in altered.values():
+            out.writelines(ln + "\n" for ln in lines)
+        out.writelines(ln + "\n" for ln in documents)
+    n = max(1, len(chunks))
+    p99_r, p99_t = _pct(retrieval_ms, 0.99), _pct(with_redaction, 0.99)
+    return {
+        "sites": len(sites),
+        "chunks": len(chunks),
+        "chunksAltered": len(altered),
+        "chunksAlteredShare": len(altered) / n,
+        "chunksAlteredOutsideTests": len(outside_tests),
+        "chunksAlteredOutsideTestsShare": len(outside_tests) / n,
+        "documentWindowsAltered": documents_altered,
+        "retrievalMs": {"p50": statistics.median(retrieval_ms), "p99": p99_r},
+        "redactionColdMs": {"p50": statistics.median(cold), "p99": _pct(cold, 0.99)},
+        "redactionKeystrokeMs": {
+            "p50": statistics.median(keystroke),
+            "p99": _pct(keystroke, 0.99),
+        },
+        "retrievalWithRedactionMs": {"p50": statistics.median(with_redaction), "p99": p99_t},
+        "p99DeltaMs": p99_t - p99_r,
+        "p99Ratio": p99_t / p99_r if p99_r else 0.0,
+        "cpuMs": {
+            "retrievalP50": statistics.median(retrieval_cpu),
+            "retrievalP99": _pct(retrieval_cpu, 0.99),
+            "withRedactionP50": statistics.median(with_redaction_cpu),
+            "withRedactionP99": _pct(with_redaction_cpu, 0.99),
+            "p99Delta": _pct(with_redaction_cpu, 0.99) - _pct(retrieval_cpu, 0.99),
+            "redactionColdP50": statistics.median(cold_cpu),
+            "redactionColdP99": _pct(cold_cpu, 0.99),
+            "redactionKeystrokeP50": statistics.median(keystroke_cpu),
+            "redactionKeystrokeP99": _pct(keystroke_cpu, 0.99),
+        },
+    }
+
+
+def corpus_scan(root: Path, exts: tuple[str, ...], report: Path, block: int = 40) -> dict:
+    """Every `block`-line block of LIB's files with these extensions: how many the redactor
+    alters (test paths apart), and how fast it reads them."""
+    blocks = altered = altered_outside = 0
+    seconds = 0.0
+    size = 0
+    lines_out: list[str] = []
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.suffix not in exts or any(i in p.as_posix() for i in IGNORES):
+            continue
+        rel = p.relative_to(root).as_posix()
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        lines = text.splitlines(keepends=True)
+        for i in range(0, len(lines), block):
+            chunk = "".join(lines[i : i + block])
+            blocks += 1
+            size += len(chunk)
+            t0 = time.perf_counter()
+            found = redact.find(chunk)
+            seconds += time.perf_counter() - t0
+            if found:
+                altered += 1
+                altered_outside += not is_test_path(rel)
+                lines_out += _listed(rel, chunk, i)
+    with report.open("a", encoding="utf-8") as out:
+        out.write(f"# {block}-line blocks of {root} ({', '.join(exts)})\n")
+        out.writelines(ln + "\n" for ln in lines_out)
+    n = max(1, blocks)
+    return {
+        "extensions": list(exts),
+        "blocks": blocks,
+        "blocksAltered": altered,
+        "blocksAlteredShare": altered / n,
+        "blocksAlteredOutsideTests": altered_outside,
+        "blocksAlteredOutsideTestsShare": altered_outside / n,
+        "redactedStrings": len(lines_out),
+        "microsecondsPerKiB": seconds * 1e6 / max(1, size / 1024),
     }
 
 
@@ -449,6 +648,14 @@ def main(argv: list[str] | None = None) -> int:
         choices=["go", "rust", "java", "c", "all"],
         help="measure a real public repository of this language instead (see retrieval_langs)",
     )
+    ap.add_argument("--redaction", action="store_true", help="measure the secret redactor too")
+    ap.add_argument(
+        "--redaction-only", action="store_true", help="only the redactor (no recall, no replay)"
+    )
+    ap.add_argument(
+        "--exts", default=".py", help="file extensions the redactor's corpus scan reads (.py,.go)"
+    )
+    ap.add_argument("--report", help="where the redacted strings are listed (default: a temp file)")
     args = ap.parse_args(argv)
     if args.lang:
         return languages_main(args)
@@ -475,9 +682,20 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"lib": str(root), "indexFiles": summary.files, "indexSymbols": summary.symbols}
     try:
         sites = pick_sites(root, args.sites, args.seed)
-        print(f"recall: {len(sites)} call sites", file=sys.stderr)
-        out["retrieval"] = recall_bench(root, index, sites, Tokens(tok_model), settings)
-        if args.replay:
+        if args.redaction or args.redaction_only:
+            report = Path(args.report or tempfile.mkstemp(prefix="redacted-", suffix=".tsv")[1])
+            report.write_text("")
+            exts = tuple(e if e.startswith(".") else f".{e}" for e in args.exts.split(","))
+            calls = sites if exts == (".py",) else pick_calls(root, exts, args.sites, args.seed)
+            print(f"redaction: {len(calls)} call sites, corpus {exts}", file=sys.stderr)
+            red = redaction_bench(root, index, calls, Tokens(tok_model), settings, report)
+            red["corpus"] = corpus_scan(root, exts, report)
+            out["redaction"] = {**red, "report": str(report)}
+        try_recall = bool(sites) and not args.redaction_only
+        if try_recall:
+            print(f"recall: {len(sites)} call sites", file=sys.stderr)
+            out["retrieval"] = recall_bench(root, index, sites, Tokens(tok_model), settings)
+        if try_recall and args.replay:
             model = Path(args.replay_model) if args.replay_model else tok_model
             if args.replay_model == "mellum":
                 from inference.synthetic import write_tiny_model
@@ -562,8 +780,42 @@ def languages_main(args) -> int:
 
 
 def format_result(out: dict) -> str:
-    r = out["retrieval"]
-    lines = [
+    lines = []
+    red = out.get("redaction")
+    if red:
+        c = red["corpus"]
+        lines += [
+            f"redaction on {out['lib']}: {red['sites']} call sites, {red['chunks']} context "
+            f"chunks, {red['chunksAltered']} altered ({red['chunksAlteredShare']:.2%}; outside "
+            f"test paths {red['chunksAlteredOutsideTests']}, "
+            f"{red['chunksAlteredOutsideTestsShare']:.2%}); document windows altered: "
+            f"{red['documentWindowsAltered']}",
+            f"  {c['blocks']} blocks of 40 lines ({', '.join(c['extensions'])}): "
+            f"{c['blocksAltered']} altered ({c['blocksAlteredShare']:.2%}; outside test paths "
+            f"{c['blocksAlteredOutsideTests']}, {c['blocksAlteredOutsideTestsShare']:.2%}); "
+            f"{c['microsecondsPerKiB']:.1f} us per KiB",
+            f"  retrieval ms p50 {red['retrievalMs']['p50']:.2f}, "
+            f"p99 {red['retrievalMs']['p99']:.2f}; with redaction (caches cleared) p50 "
+            f"{red['retrievalWithRedactionMs']['p50']:.2f}, "
+            f"p99 {red['retrievalWithRedactionMs']['p99']:.2f}: p99 +{red['p99DeltaMs']:.2f} ms "
+            f"({red['p99Ratio']:.3f}x)",
+            f"  redaction alone ms: first request p50 {red['redactionColdMs']['p50']:.2f}, p99 "
+            f"{red['redactionColdMs']['p99']:.2f}; next keystroke p50 "
+            f"{red['redactionKeystrokeMs']['p50']:.3f}, "
+            f"p99 {red['redactionKeystrokeMs']['p99']:.3f}",
+            "  CPU ms (thread time; the wall times above include waiting for a shared core): "
+            f"retrieval p99 {red['cpuMs']['retrievalP99']:.2f}, with redaction "
+            f"{red['cpuMs']['withRedactionP99']:.2f} (+{red['cpuMs']['p99Delta']:.2f}); "
+            f"redaction first request p50 {red['cpuMs']['redactionColdP50']:.2f}, p99 "
+            f"{red['cpuMs']['redactionColdP99']:.2f}; next keystroke p50 "
+            f"{red['cpuMs']['redactionKeystrokeP50']:.3f}, p99 "
+            f"{red['cpuMs']['redactionKeystrokeP99']:.3f}",
+            f"  redacted strings listed in {red['report']}",
+        ]
+    r = out.get("retrieval")
+    if r is None:
+        return "\n".join(lines)
+    lines += [
         f"repository: {out['lib']} ({out['indexFiles']} files, {out['indexSymbols']} symbols)",
         f"call sites: {r['sites']} in {r['files']} files; budget {r['budgetTokens']} tokens "
         f"(used p50 {r['usedTokens']['p50']:.0f}, max {r['usedTokens']['max']})",

@@ -26,6 +26,7 @@ from inference.decoding import Cancelled, Decoder, DecodeResult
 from inference.model_card import ModelError, read_model_card
 from inference.offload import OffloadPlan
 from inference.postprocess import StopRules
+from inference.redact import Counts, redact, redact_messages
 from inference.templates import FimTemplate, PromptLimits, build_prompt, template_for
 from inference.text import utf8
 from inference.types import (
@@ -124,6 +125,9 @@ class LlamaEngine:
     """One GGUF model loaded in-process; all llama.cpp work on one worker thread."""
 
     engine_name = "llama.cpp"
+    redact_secrets = False
+    """Redact the chats and plain prompts given to `chat` / `generate` (`privacy.redactSecrets:
+    always`); completions are redacted before `complete` by the caller."""
 
     def __init__(self, card: ModelCard, config: EngineConfig | None = None) -> None:
         self.card = card
@@ -215,7 +219,12 @@ class LlamaEngine:
                 f"{self.card.name} has no chat template; use `generate` with a completion prompt."
             )
         p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
-        return self.submit(lambda job: self._run_chat(job, messages, p), document)
+        counts: Counts = ()
+        if self.redact_secrets:
+            messages, counts = redact_messages(messages)
+        return self.submit(
+            lambda job: _redacted(self._run_chat(job, messages, p), counts), document
+        )
 
     def generate(
         self,
@@ -227,10 +236,17 @@ class LlamaEngine:
         """Queue a plain completion of `prompt` (base models: a completion-style prompt)."""
         p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
         check = stop or (lambda text: (False, len(text), ""))
+        counts: Counts = ()
+        if self.redact_secrets:
+            r = redact(prompt)
+            prompt, counts = r.text, r.counts
         return self.submit(
             lambda job: replace(
-                self._run_text(
-                    job, self._text_tokens(prompt, special=False), p, check, "completion"
+                _redacted(
+                    self._run_text(
+                        job, self._text_tokens(prompt, special=False), p, check, "completion"
+                    ),
+                    counts,
                 ),
                 prompt=prompt,
             ),
@@ -594,3 +610,9 @@ def _ggml_type(name: str) -> int:
             f"unknown KV cache type {name!r}; use one of f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0"
         )
     return value
+
+
+def _redacted(suggestion: Suggestion, counts: Counts) -> Suggestion:
+    if not counts:
+        return suggestion
+    return replace(suggestion, origin=replace(suggestion.origin, redactions=counts))

@@ -7,6 +7,11 @@ URLs included. Requests stream (server-sent events) on a small thread pool, so s
 time budgets, supersession and cancellation act between two tokens, as in-process: a
 cancelled request closes its connection, which stops generation on servers that notice.
 Standard library HTTP only.
+
+Secrets: with `redact_secrets` (the default; `privacy.redactSecrets: never` turns it off)
+every text a request body carries (the completion's document and context, a chat's
+messages, a plain prompt) goes through `inference.redact` first, whoever built it, and the
+origin counts what was replaced.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from urllib.parse import urlsplit
 from inference.decoding import Cancelled
 from inference.model_card import _FIM_SPELLINGS, ModelError
 from inference.postprocess import StopRules
-from inference.templates import FimTemplate, build_prompt
+from inference.redact import Counts, redact, redact_messages, redact_prompt
+from inference.templates import FimTemplate, PromptLimits, build_prompt, clip_suffix
 from inference.text import without_surrogates
 from inference.types import (
     CompletionTask,
@@ -156,6 +162,7 @@ class RemoteEngine:
         route: str = "remote",
         n_ctx: int = 4096,
         logprobs: bool = True,
+        redact_secrets: bool = True,
     ) -> None:
         url = base_url.strip().rstrip("/")
         if not allow_remote:
@@ -195,6 +202,7 @@ class RemoteEngine:
         self._fim_family = fim_family
         self.route = route
         self._n_ctx = n_ctx
+        self.redact_secrets = redact_secrets
         self.load_seconds = 0.0
         self.model_id = model or "?"
         self.card = self._card("none")
@@ -252,9 +260,15 @@ class RemoteEngine:
     ) -> RemoteRequest:
         """Queue a chat turn (`/v1/chat/completions`; the server applies its chat template)."""
         p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
+        counts: Counts = ()
+        if self.redact_secrets:
+            messages, counts = redact_messages(messages)
         body = {"messages": messages}
         return self._submit(
-            lambda job: self._run_text(job, "chat/completions", body, p, _never, "chat"), document
+            lambda job: self._run_text(
+                job, "chat/completions", body, p, _never, "chat", redactions=counts
+            ),
+            document,
         )
 
     def generate(
@@ -267,9 +281,16 @@ class RemoteEngine:
         """Queue a plain completion of `prompt` (`/v1/completions`)."""
         p = params or GenerationParams(max_tokens=512, time_budget_ms=60_000)
         check = stop or _never
+        counts: Counts = ()
+        if self.redact_secrets:
+            r = redact(prompt)
+            prompt, counts = r.text, r.counts
         body = {"prompt": prompt}
         return self._submit(
-            lambda job: self._run_text(job, "completions", body, p, check, "completion"), document
+            lambda job: self._run_text(
+                job, "completions", body, p, check, "completion", redactions=counts
+            ),
+            document,
         )
 
     def close(self) -> None:
@@ -580,6 +601,17 @@ class RemoteEngine:
         last_line = task.prefix.rsplit("\n", 1)[-1]
         heal = last_line[len(last_line.rstrip(" \t")) :] if last_line.strip() else ""
         prompt_task = replace(task, prefix=task.prefix[: len(task.prefix) - len(heal)])
+        limits = PromptLimits()
+        if not isinstance(self.template, FimTemplate):
+            # The server's own FIM gets the suffix as a field: as much as a template shows.
+            prompt_task = replace(
+                prompt_task, suffix=clip_suffix(task.suffix, limits.max_suffix_chars)
+            )
+        redactions: Counts = ()
+        if self.redact_secrets:
+            prompt_task, bundle, redactions = redact_prompt(
+                prompt_task, bundle, limits.max_prefix_chars, limits.max_suffix_chars
+            )
         if isinstance(self.template, FimTemplate):
             prompt = build_prompt(self.template, prompt_task, bundle)
             body: dict[str, Any] = {"prompt": prompt.text}
@@ -588,7 +620,7 @@ class RemoteEngine:
         else:  # the server builds the FIM prompt from `suffix`
             prefix_only = FimTemplate("none", "prefix", self.card)
             prompt = build_prompt(prefix_only, prompt_task, bundle)
-            body = {"prompt": prompt.text, "suffix": task.suffix}
+            body = {"prompt": prompt.text, "suffix": prompt_task.suffix}
             stops = list(prompt.stop_texts)
         if stops:
             body["stop"] = stops[:4]
@@ -602,7 +634,9 @@ class RemoteEngine:
                 return False, len(text), ""
             return rules.check(text)
 
-        s = self._run_text(job, "completions", body, params, check, self.template.name, False)
+        s = self._run_text(
+            job, "completions", body, params, check, self.template.name, False, redactions
+        )
         origin = replace(s.origin, context=bundle.chunks)
         # The stop rules judge a line once it is complete; the last one never was.
         done, cut, why = check(s.text + "\n")
@@ -621,6 +655,7 @@ class RemoteEngine:
         check: Callable[[str], tuple[bool, int, str]],
         template: str,
         strip: bool = True,
+        redactions: Counts = (),
     ) -> Suggestion:
         body = {
             **body,
@@ -688,6 +723,7 @@ class RemoteEngine:
             confidence=confidence,
             stop_reason=stop_reason,
             route=self.route,
+            redactions=redactions,
         )
         return Suggestion(id=job.id, text=text.strip() if strip else text, origin=origin)
 

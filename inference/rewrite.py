@@ -12,6 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 
+from inference.redact import PLACEHOLDER, find
 from inference.text import split_lines
 from inference.types import ContextBundle, GenerationParams
 
@@ -118,6 +119,12 @@ def accept_rewrite(original: str, answer: str) -> str:
         new_lines = [extra + ln if ln.strip() else ln for ln in new_lines]
     if [ln.rstrip() for ln in new_lines] == [ln.rstrip() for ln in old_lines]:
         raise UnusableAnswer("the model proposed no change")
+    secrets = new_secrets(original, code)
+    if secrets:
+        raise UnusableAnswer(
+            f"the model's answer would write a secret ({', '.join(secrets)}) that the code "
+            "did not hold; nothing was applied"
+        )
     if len(new_lines) > 3 * len(old_lines) + 20:
         raise UnusableAnswer(
             f"the model's answer ({len(new_lines)} lines) is far longer than the "
@@ -137,6 +144,17 @@ def accept_rewrite(original: str, answer: str) -> str:
     if original.endswith(("\n", "\r")):
         text += newline
     return text
+
+
+def new_secrets(original: str, rewrite: str) -> tuple[str, ...]:
+    """Kinds of secret in `rewrite` that `original` did not hold: `<redacted:…>`
+    placeholders copied from a redacted prompt, and credential-shaped values."""
+    had = {original[f.start : f.end] for f in find(original)}
+    kinds = {m.group(0)[10:-1] for m in PLACEHOLDER.finditer(rewrite)} - {
+        m.group(0)[10:-1] for m in PLACEHOLDER.finditer(original)
+    }
+    kinds |= {f.kind for f in find(rewrite) if rewrite[f.start : f.end] not in had}
+    return tuple(sorted(kinds))
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ class Origin:
     stop_reason: str
     context: tuple[ContextChunk, ...] = ()
     route: str = "default"
+    redactions: tuple[tuple[str, int], ...] = ()
+    """Secrets replaced in the prompt before the model saw it: (kind, how many), by kind."""
 
     @property
     def short_digest(self) -> str:

@@ -161,8 +161,15 @@ def cmd_complete(args: argparse.Namespace) -> int:
         from lsp_server.cli_context import context_for, settings_from
 
         root = Path(args.root) if args.root else None
-        task, _, _, bundle = context_for(
-            task, path, engine, settings_from(args), args.max_tokens, root, not args.no_build
+        task, _, _, bundle, _ = context_for(
+            task,
+            path,
+            engine,
+            settings_from(args),
+            args.max_tokens,
+            root,
+            not args.no_build,
+            args.redact_secrets,
         )
         suggestion = engine.complete(task, params, bundle).future.result()
     finally:

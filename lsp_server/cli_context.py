@@ -17,10 +17,11 @@ from typing import Any
 from indexing.indexer import BuildProgress, Index
 from indexing.retrieval import Retrieval, Retriever
 from inference.model_card import ModelError
+from inference.redact import POLICIES, Counts, summary
 from inference.templates import RepoContext, build_prompt
 from inference.types import CompletionTask, Prompt
-from lsp_server.context import Room, bundle_of, gather
-from lsp_server.settings import ContextSettings
+from lsp_server.context import Room, bundle_of, gather, redacted
+from lsp_server.settings import ContextSettings, PrivacySettings
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.py", "package.json", "go.mod", "Cargo.toml", "pom.xml")
 
@@ -81,9 +82,11 @@ def context_for(
     max_tokens: int,
     root: Path | None = None,
     build: bool = True,
-) -> tuple[CompletionTask, Retrieval, Room, RepoContext]:
+    redact_secrets: str = "remote",
+) -> tuple[CompletionTask, Retrieval, Room, RepoContext, Counts]:
     """The task with its workspace-relative path, and the context a completion of it
-    gets (nothing when the workspace has no usable index)."""
+    gets (nothing when the workspace has no usable index), both with secrets replaced as
+    the policy `redact_secrets` says for `engine`, and what was replaced."""
     root = root or find_root(file)
     try:
         rel = file.resolve().relative_to(root.resolve()).as_posix()
@@ -100,7 +103,8 @@ def context_for(
     finally:
         if index is not None:
             index.close()
-    return task, retrieval, room, bundle_of(retrieval, root.name)
+    shown, bundle, counts = redacted(task, bundle_of(retrieval, root.name), engine, redact_secrets)
+    return shown, retrieval, room, bundle, counts
 
 
 def add_context_arguments(p: argparse.ArgumentParser) -> None:
@@ -119,6 +123,13 @@ def add_context_arguments(p: argparse.ArgumentParser) -> None:
         "--exclude", action="append", metavar="GLOB", help="never use these paths (repeatable)"
     )
     p.add_argument("--no-build", action="store_true", help="use the index as it is")
+    p.add_argument(
+        "--redact-secrets",
+        choices=POLICIES,
+        default=PrivacySettings().redact_secrets,
+        help="replace credentials in the prompt: `remote` (only for a remote engine; the "
+        "default, as the setting privacy.redactSecrets), `always` or `never`",
+    )
 
 
 def _healed(task: CompletionTask) -> CompletionTask:
@@ -149,22 +160,41 @@ def cmd_context(args: argparse.Namespace) -> int:
         return 2
     try:
         root = Path(args.root) if args.root else None
-        task, retrieval, room, bundle = context_for(
-            task, file, engine, settings_from(args), args.max_tokens, root, not args.no_build
+        task, retrieval, room, bundle, counts = context_for(
+            task,
+            file,
+            engine,
+            settings_from(args),
+            args.max_tokens,
+            root,
+            not args.no_build,
+            args.redact_secrets,
         )
         prompt = build_prompt(engine.template, _healed(task), bundle)
         tokens = len(engine.prompt_tokens(prompt))
         n_ctx = engine.n_ctx
     finally:
         engine.close()
+    texts = [c.text for c in bundle.chunks]
     if args.json:
-        print(json.dumps(_as_json(args, task, engine, retrieval, room, prompt, tokens), indent=2))
+        out = _as_json(args, task, engine, retrieval, room, prompt, tokens, texts, counts)
+        print(json.dumps(out, indent=2))
         return 0
-    _print_text(args, task, engine, retrieval, room, prompt, tokens, n_ctx)
+    _print_text(args, task, engine, retrieval, room, prompt, tokens, n_ctx, texts, counts)
     return 0
 
 
-def _as_json(args, task, engine, retrieval: Retrieval, room: Room, prompt: Prompt, tokens: int):
+def _as_json(
+    args,
+    task,
+    engine,
+    retrieval: Retrieval,
+    room: Room,
+    prompt: Prompt,
+    tokens: int,
+    texts: list[str],
+    counts: Counts,
+):
     return {
         "location": {"path": task.path, "line": task.line + 1, "column": task.character + 1},
         "model": {"name": engine.card.name, "template": prompt.template},
@@ -184,10 +214,12 @@ def _as_json(args, task, engine, retrieval: Retrieval, room: Room, prompt: Promp
                 "reason": c.reason,
                 "tokens": c.tokens,
                 "score": round(c.score, 3),
-                "text": c.text,
+                "text": text,
             }
-            for c in retrieval.chunks
+            for c, text in zip(retrieval.chunks, texts, strict=True)
         ],
+        "redactSecrets": args.redact_secrets,
+        "redactions": dict(counts),
         "prompt": {
             "tokens": tokens,
             "pieces": [{"text": p.text, "control": p.control} for p in prompt.pieces],
@@ -195,7 +227,7 @@ def _as_json(args, task, engine, retrieval: Retrieval, room: Room, prompt: Promp
     }
 
 
-def _print_text(args, task, engine, retrieval, room, prompt, tokens, n_ctx) -> None:
+def _print_text(args, task, engine, retrieval, room, prompt, tokens, n_ctx, texts, counts) -> None:
     print(
         f"context for {task.path}:{task.line + 1}:{task.character + 1} · model "
         f"{engine.card.name} · template {prompt.template}"
@@ -207,10 +239,12 @@ def _print_text(args, task, engine, retrieval, room, prompt, tokens, n_ctx) -> N
         f"{retrieval.candidates} candidates ranked in {retrieval.milliseconds:.1f} ms"
         + (f" · {retrieval.note}" if retrieval.note else "")
     )
-    for i, c in enumerate(retrieval.chunks, 1):
+    if counts:
+        print(f"secrets redacted ({args.redact_secrets}): {summary(counts)}")
+    for i, (c, text) in enumerate(zip(retrieval.chunks, texts, strict=True), 1):
         print(f"\n{i:2d}. {c.path}:{c.start_line + 1}-{c.end_line + 1} · {c.tokens} tokens")
         print(f"    why: {c.reason}")
-        for ln in c.text.rstrip("\n").split("\n"):
+        for ln in text.rstrip("\n").split("\n"):
             print(f"    │ {ln}")
     first, last = room.visible
     print(

@@ -2,7 +2,8 @@
 document leaves in the model's window, and its answer turned into the engine's bundle.
 
 The server's completion feature and the `focal context` / `focal complete` commands all
-go through `gather`, so that what `focal context` shows is what a completion uses.
+go through `gather` and then `redacted`, so that what `focal context` shows is what a
+completion uses, secrets replaced as `privacy.redactSecrets` says.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexing.retrieval import Document, Retrieval, RetrievalOptions, Retriever
+from inference.redact import Counts, applies, redact_prompt, summary
 from inference.templates import (
+    FimTemplate,
     PromptLimits,
     RepoContext,
     clip_prefix,
     clip_suffix,
     suffix_chars,
 )
-from inference.types import CompletionTask, ContextChunk
+from inference.types import CompletionTask, ContextBundle, ContextChunk
 from lsp_server.settings import ContextSettings
 
 log = logging.getLogger(__name__)
@@ -151,3 +154,29 @@ def bundle_of(retrieval: Retrieval, repo: str = "") -> RepoContext:
         ContextChunk(c.path, c.start_line, c.end_line, c.text, c.reason) for c in retrieval.chunks
     )
     return RepoContext(chunks, repo=repo)
+
+
+def is_remote(engine: Any) -> bool:
+    return getattr(engine, "engine_name", "") == "remote"
+
+
+def redacted(
+    task: CompletionTask, bundle: ContextBundle, engine: Any, policy: str
+) -> tuple[CompletionTask, ContextBundle, Counts]:
+    """`task` and `bundle` as the engine may see them under `privacy.redactSecrets`
+    (`policy`): with every secret in the shown part of the document and in each context
+    chunk replaced by `<redacted:KIND>`, before anything is tokenized; unchanged when the
+    policy does not cover this engine."""
+    if not applies(policy, is_remote(engine)):
+        return task, bundle, ()
+    limits = PromptLimits()
+    template = getattr(engine, "template", None)
+    task, bundle, counts = redact_prompt(
+        task,
+        bundle,
+        limits.max_prefix_chars,
+        suffix_chars(template if isinstance(template, FimTemplate) else None, limits),
+    )
+    if counts:
+        log.info("redacted %s from the prompt for %s", summary(counts), task.path)
+    return task, bundle, counts

@@ -14,6 +14,7 @@ from typing import Any
 from inference.defaults import NO_MODEL_HELP, default_model_path
 from inference.engine import EngineConfig, LlamaEngine, memory_available
 from inference.model_card import ModelError, read_model_card
+from inference.redact import applies
 from lsp_server.settings import ModelSettings, RemoteSettings, RouteSettings
 
 TASKS = ("complete", "fix", "summarize")
@@ -55,6 +56,7 @@ class ModelManager:
         self._model_settings = ModelSettings()
         self._routes = RouteSettings()
         self._routed: dict[Path, _Routed] = {}
+        self._redact_policy = "remote"
 
     @property
     def state(self) -> ModelState:
@@ -65,10 +67,14 @@ class ModelManager:
         settings: ModelSettings,
         remote: RemoteSettings | None = None,
         allow_remote: bool = False,
+        redact_policy: str = "remote",
     ) -> None:
         """Start loading the model these settings name, unless it is already the one loaded.
-        A remote engine is used only when one is configured *and* remote use is allowed."""
+        A remote engine is used only when one is configured *and* remote use is allowed.
+        `redact_policy` (`privacy.redactSecrets`) tells each engine whether to redact the
+        chats and prompts it is given (no reload)."""
         self._model_settings = settings
+        self._redact_policy = redact_policy
         remote = remote if remote is not None and remote.url else None
         key = (settings, remote, allow_remote if remote else False)
         if key == self._settings and self._task is not None:
@@ -125,9 +131,18 @@ class ModelManager:
             routed.last_used = time.monotonic()
             engine = await asyncio.shield(routed.task)
             if engine is not None:
-                return engine
+                return self._with_policy(engine)
             # The route's model failed (the user was told): serve with the default model.
-        return await self._default_engine()
+        return self._with_policy(await self._default_engine())
+
+    def _with_policy(self, engine: Any) -> Any:
+        """`engine`, told whether to redact the chats and prompts it is given (fixes and
+        commit messages; completions are redacted by the completion feature)."""
+        if engine is not None:
+            engine.redact_secrets = applies(
+                self._redact_policy, remote=getattr(engine, "engine_name", "") == "remote"
+            )
+        return engine
 
     async def _default_engine(self) -> LlamaEngine | None:
         if self._task is None:
@@ -190,6 +205,7 @@ class ModelManager:
                 allow_remote=True,
                 fim=remote.fim,
                 fim_family=remote.fim_family,
+                redact_secrets=applies(self._redact_policy, remote=True),
             )
             await asyncio.wrap_future(engine.loaded_future)
         except ModelError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from inference.redact import summary
 from inference.types import Origin
 
 
@@ -26,6 +27,8 @@ def origin_markdown(origin: Origin, suggestion_id: str | None = None) -> str:
         f"{t.tokens_generated} generated",
         f"- confidence: {origin.confidence:.2f} · stopped: {origin.stop_reason}",
     ]
+    if origin.redactions:
+        lines.append(f"- secrets redacted from the prompt: {summary(origin.redactions)}")
     if origin.context:
         lines.append("- context:")
         lines += [

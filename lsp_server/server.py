@@ -74,6 +74,7 @@ class FocalServer(LanguageServer):
                 self.workspace_index.index_for(path) if self.workspace_index else None
             ),
             documents=lambda: list(self.workspace.text_documents.values()),
+            redact_policy=lambda: self.settings.privacy.redact_secrets,
         )
         self.fixes = FixFeature(
             self.models,
@@ -194,9 +195,15 @@ class FocalServer(LanguageServer):
         for p in problems:
             self.tell(f"Focal: {p}", types.MessageType.Warning)
         self.settings = settings
-        self.models.configure(settings.model, settings.remote, settings.privacy.allow_remote)
+        privacy = settings.privacy
+        self.models.configure(
+            settings.model,
+            settings.remote,
+            privacy.allow_remote,
+            redact_policy=privacy.redact_secrets,
+        )
         self.models.configure_routes(settings.routes)
-        self.provenance.configure(settings.ledger)
+        self.provenance.configure(settings.ledger, privacy.redact_secrets)
         if not settings.diagnostics.syntax:
             for uri in list(self.workspace.text_documents):
                 self.syntax.clear(uri)

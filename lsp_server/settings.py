@@ -16,6 +16,7 @@ import cattrs
 from inference.cpu_check import SETTINGS as CPU_SETTINGS
 from inference.offload import CACHE_TYPES
 from inference.offload import SETTINGS as MOE_SETTINGS
+from inference.redact import POLICIES as REDACTION_POLICIES
 
 _FIM_ORDERS = ("auto", "psm", "spm")
 _MOE_EXPERTS = MOE_SETTINGS
@@ -119,6 +120,13 @@ class ContextSettings:
 class PrivacySettings:
     allow_remote: bool = False
     """Allow a remote engine. Off: nothing leaves this machine."""
+    redact_secrets: str = attrs.field(
+        default="remote", validator=attrs.validators.in_(REDACTION_POLICIES)
+    )
+    """Replace credentials written in source files (cloud keys, tokens, passwords in URLs,
+    private keys, ...) with `<redacted:KIND>` before they reach a prompt: `remote` (in
+    everything sent to a remote engine and stored in the ledger), `always` (the local
+    model's prompts too) or `never`."""
 
 
 _REMOTE_FIM = ("auto", "template", "suffix", "prefix")

@@ -22,8 +22,9 @@ from pygls.workspace import TextDocument
 from indexing.indexer import Index
 from indexing.retrieval import Document, Retrieval, Retriever
 from inference.engine import Cancelled
+from inference.redact import flagged, merge
 from inference.types import CompletionTask, ContextBundle, GenerationParams, Suggestion
-from lsp_server.context import bundle_of, gather
+from lsp_server.context import bundle_of, gather, redacted
 from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_label, origin_markdown
 from lsp_server.settings import CompletionSettings, ContextSettings
@@ -91,7 +92,9 @@ class CompletionFeature:
         context_settings: Callable[[], ContextSettings] = ContextSettings,
         index: Callable[[str | None], Index | None] = lambda path=None: None,
         documents: Callable[[], Iterable[TextDocument]] = lambda: (),
+        redact_policy: Callable[[], str] = lambda: "remote",
     ) -> None:
+        self._redact_policy = redact_policy
         self._encoding = position_encoding
         self._on_suggestion = on_suggestion or (lambda *args: None)
         self._models = models
@@ -261,17 +264,26 @@ class CompletionFeature:
             raise JsonRpcRequestCancelled("Completion superseded")
         self._turns.pop(stream, None)
         self.runs += 1
-        request = engine.complete(replace(task, document=stream), params, bundle)
+        sent, bundle, redactions = await self._redacted(task, bundle, engine)
+        request = engine.complete(replace(sent, document=stream), params, bundle)
         try:
             suggestion = await asyncio.wrap_future(request.future)
         except asyncio.CancelledError:  # every asker cancelled ($/cancelRequest)
             request.cancel("cancelled")
             raise
         suggestion = replace(
-            suggestion, origin=replace(suggestion.origin, route=self._models.route("complete"))
+            suggestion,
+            origin=replace(
+                suggestion.origin,
+                route=self._models.route("complete"),
+                redactions=merge(redactions, suggestion.origin.redactions),
+            ),
         )
+        suggestion = _withheld(suggestion, task)
         self.remember(suggestion)
         kind = stream.rsplit("#", 1)[-1]
+        if not suggestion.text and suggestion.origin.stop_reason.startswith("withheld"):
+            return suggestion
         self._on_suggestion(
             suggestion,
             "inline" if kind == "inline" else "complete",
@@ -280,6 +292,15 @@ class CompletionFeature:
             task.character,
         )
         return suggestion
+
+    async def _redacted(self, task: CompletionTask, bundle: ContextBundle, engine: Any):
+        """The task and context with secrets replaced, when `privacy.redactSecrets` covers
+        this engine (off the event loop: it reads the document around the cursor)."""
+        policy = self._redact_policy()
+        if policy == "never" or (policy == "remote" and engine.engine_name != "remote"):
+            return task, bundle, ()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, redacted, task, bundle, engine, policy)
 
     def _retriever_now(self, path: str | None = None) -> Retriever | None:
         """The retriever of the index that holds `path` (each workspace folder has one)."""
@@ -434,6 +455,21 @@ def _retrieved(run: asyncio.Task[Any]) -> None:
     (superseded, cancelled); either way it is no "exception never retrieved"."""
     if not run.cancelled():
         run.exception()
+
+
+def _withheld(suggestion: Suggestion, task: CompletionTask) -> Suggestion:
+    """The suggestion, or an empty one saying why, when it would write a secret into the
+    file: a `<redacted:…>` placeholder copied from the prompt, or a credential-shaped value
+    (a key the model saw, or made up)."""
+    before = task.prefix[task.prefix.rfind("\n") + 1 :]
+    end = task.suffix.find("\n")
+    after = task.suffix if end < 0 else task.suffix[:end]
+    kinds = flagged(suggestion.text, before, after)
+    if not kinds:
+        return suggestion
+    why = f"withheld: it would write a secret ({', '.join(kinds)})"
+    log.info("completion for %s %s", task.path, why)
+    return replace(suggestion, text="", origin=replace(suggestion.origin, stop_reason=why))
 
 
 def units(text: str, encoding: str) -> int:

@@ -91,21 +91,26 @@ class ProvenanceFeature:
         self._tell = tell
         self._document = document
         self._path = path
-        self._settings: LedgerSettings | None = None
+        self._settings: tuple[LedgerSettings, str] | None = None
         self.ledger: Ledger | None = None
         self._placed: OrderedDict[str, _Placement] = OrderedDict()
         self._watched: dict[str, OrderedDict[str, float]] = {}
         self._inferring: dict[str, asyncio.TimerHandle] = {}
         self._accepted: OrderedDict[str, str] = OrderedDict()
 
-    def configure(self, settings: LedgerSettings) -> None:
-        """Open the ledger (again, when `storeText` changed)."""
-        if settings == self._settings and self.ledger is not None:
+    def configure(self, settings: LedgerSettings, redact_secrets: str = "remote") -> None:
+        """Open the ledger (again, when `storeText` or `privacy.redactSecrets` changed).
+        Stored texts are redacted under every policy but `never`."""
+        if (settings, redact_secrets) == self._settings and self.ledger is not None:
             return
-        self._settings = settings
+        self._settings = (settings, redact_secrets)
         self.close()
         try:
-            self.ledger = Ledger.open(self._path, store_text=settings.store_text)
+            self.ledger = Ledger.open(
+                self._path,
+                store_text=settings.store_text,
+                redact_secrets=redact_secrets != "never",
+            )
         except LedgerError as exc:
             self.ledger = None
             self._tell(

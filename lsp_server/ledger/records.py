@@ -71,6 +71,10 @@ class SuggestionRecord:
     prompt: str | None
     """The prompt's text, only with `store_text`."""
     events: tuple[EventRecord, ...] = ()
+    redactions: tuple[tuple[str, int], ...] = ()
+    """Secrets replaced in the prompt the model saw: (kind, count)."""
+    stored_redactions: tuple[tuple[str, int], ...] = ()
+    """Secrets replaced in the texts stored here (`privacy.redactSecrets`): (kind, count)."""
 
     def origin(self) -> Origin:
         """The origin as `inference` describes it (context chunks without their text)."""
@@ -91,6 +95,7 @@ class SuggestionRecord:
                 ContextChunk(c.path, c.start_line, c.end_line, "", c.reason) for c in self.context
             ),
             route=self.route,
+            redactions=self.redactions,
         )
 
 
@@ -109,7 +114,7 @@ class Acceptance:
 COLUMNS = (
     "seq, id, time, task, document, line, character, model_name, model_digest, quantization, "
     "architecture, engine, device, template, route, sampling, context, timing, confidence, "
-    "stop_reason, prompt_digest, suggestion_digest, suggestion_length, text, prompt"
+    "stop_reason, prompt_digest, suggestion_digest, suggestion_length, text, prompt, redactions"
 )
 EVENT_COLUMNS = (
     "seq, suggestion_id, time, kind, document, range, text_digest, text_length, text, reason"
@@ -131,7 +136,8 @@ def suggestion_from_row(r: tuple, events: tuple[EventRecord, ...]) -> Suggestion
     )
     (seq, id, time, task, document, line, character, model_name, model_digest, quantization,
      architecture, engine, device, template, route, _, _, _, confidence, stop_reason,
-     prompt_digest, suggestion_digest, suggestion_length, text, prompt) = r  # fmt: skip
+     prompt_digest, suggestion_digest, suggestion_length, text, prompt, redactions) = r  # fmt: skip
+    red = json.loads(redactions) if redactions else {}
     return SuggestionRecord(
         seq=seq,
         id=id,
@@ -159,7 +165,15 @@ def suggestion_from_row(r: tuple, events: tuple[EventRecord, ...]) -> Suggestion
         text=text,
         prompt=prompt,
         events=events,
+        redactions=_counts(red.get("prompt")),
+        stored_redactions=_counts(red.get("stored")),
     )
+
+
+def _counts(data: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(data, dict):
+        return ()
+    return tuple(sorted((str(k), int(n)) for k, n in data.items()))
 
 
 def event_from_row(e: tuple) -> EventRecord:

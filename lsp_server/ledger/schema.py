@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TASKS = ("complete", "inline", "fix", "summarize", "cli")
 """`cli`: a suggestion printed by `focal complete`."""
 _V1_EVENT_KINDS = (
@@ -146,7 +146,17 @@ def _v2_events(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _v2_events}
+def _v3_redactions(db: sqlite3.Connection) -> None:
+    # How many secrets of which kinds were replaced: in the prompt the model saw, and in
+    # the texts stored here (JSON; never the values). NULL for suggestions recorded before.
+    db.execute("ALTER TABLE suggestions ADD COLUMN redactions TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _v2_events,
+    2: _v3_redactions,
+}
 """`MIGRATIONS[n]` takes a schema-`n` ledger to `n + 1`; 0 is an empty file."""
 
 

@@ -3,7 +3,8 @@
 One file under the user state dir, append-only (triggers abort any UPDATE or DELETE of a
 row), schema-versioned in a `meta` table. Code is kept only as digests and per-line
 fingerprints unless `store_text` is on, so `focal blame` and commit trailers work without
-the ledger holding the user's code.
+the ledger holding the user's code; with it, secrets in the stored texts are replaced by
+`<redacted:KIND>` (unless `privacy.redactSecrets` is `never`) and counted, never kept.
 
 Durability: WAL with `synchronous=NORMAL`. A commit in WAL mode has written its frames to the
 `-wal` file with write(2) before it returns; from then on the data is in the kernel's page
@@ -29,6 +30,7 @@ from typing import Any
 
 import platformdirs
 
+from inference.redact import Counts, merge, redact
 from inference.types import Suggestion
 from lsp_server.ledger.lines import LineMark, marks
 from lsp_server.ledger.records import (
@@ -103,9 +105,12 @@ class Ledger:
         reader: sqlite3.Connection,
         store_text: bool,
         clock: Callable[[], datetime],
+        redact_secrets: bool = True,
     ) -> None:
         self.path = path
         self.store_text = store_text
+        self.redact_secrets = redact_secrets
+        """With `store_text`: replace secrets in the texts stored (`inference.redact`)."""
         self._w = writer
         self._r = reader
         self._wlock = threading.Lock()
@@ -121,6 +126,7 @@ class Ledger:
         path: str | os.PathLike[str] | None = None,
         store_text: bool = False,
         *,
+        redact_secrets: bool = True,
         create: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> Ledger:
@@ -164,7 +170,9 @@ class Ledger:
                     "start a new ledger (Focal did not change it)."
                 ) from exc
             raise
-        return cls(p, writer, reader, store_text, clock or (lambda: datetime.now(UTC)))
+        return cls(
+            p, writer, reader, store_text, clock or (lambda: datetime.now(UTC)), redact_secrets
+        )
 
     # -- writing -------------------------------------------------------------------------
 
@@ -183,6 +191,16 @@ class Ledger:
                 self._w.execute("ROLLBACK")
                 raise
             self._w.execute("COMMIT")
+
+    def _stored(self, text: str | None) -> tuple[str | None, Counts]:
+        """`text` as the ledger may keep it: only with `store_text`, secrets replaced unless
+        redaction is off, lone surrogates as U+FFFD."""
+        if text is None or not self.store_text:
+            return None, ()
+        if self.redact_secrets:
+            r = redact(text)
+            return _storable(r.text), r.counts
+        return _storable(text), ()
 
     def record_suggestion(
         self,
@@ -203,6 +221,12 @@ class Ledger:
             {"path": c.path, "startLine": c.start_line, "endLine": c.end_line, "reason": c.reason}
             for c in o.context
         ]
+        stored_text, text_counts = self._stored(text)
+        stored_prompt, prompt_counts = self._stored(prompt_text)
+        redactions = {
+            "prompt": dict(o.redactions),
+            "stored": dict(merge(text_counts, prompt_counts)),
+        }
         row = (
             suggestion.id,
             self._now(),
@@ -227,15 +251,16 @@ class Ledger:
             sha256(text),
             len(text),
             json.dumps([m.to_json() for m in marks(text, character > 0)]),
-            _storable(text) if self.store_text else None,
-            _storable(prompt_text) if self.store_text else None,
+            stored_text,
+            stored_prompt,
+            json.dumps(redactions),
         )
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO suggestions (id, time, task, document, line, character, "
                 "model_name, model_digest, quantization, architecture, engine, device, template, "
                 "route, sampling, context, timing, confidence, stop_reason, prompt_digest, "
-                "suggestion_digest, suggestion_length, line_marks, text, prompt) "
+                "suggestion_digest, suggestion_length, line_marks, text, prompt, redactions) "
                 "VALUES (" + ", ".join("?" * len(row)) + ")",
                 row,
             )
@@ -271,7 +296,7 @@ class Ledger:
             sha256(text) if text is not None else None,
             len(text) if text is not None else None,
             line_marks,
-            _storable(text) if self.store_text else None,
+            self._stored(text)[0],
             reason,
             suggestion_id,
         )

@@ -164,8 +164,16 @@ def test_newer_schema_is_refused(ledger_path: Path) -> None:
 
 
 def test_older_schema_is_migrated(ledger_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A version-1 ledger (before redaction counts) with one suggestion in it.
+    monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", 1)
     led = Ledger.open(ledger_path)
+    led.close()
+    db = sqlite3.connect(ledger_path)
+    assert "redactions" not in [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
+    db.close()
+    monkeypatch.undo()
     s = make_suggestion("kept = True\n")
+    led = Ledger.open(ledger_path)  # migrated to 2: the redaction counts' column
     led.record_suggestion(s, "inline", "file:///a", 0, 0, "")
     led.close()
 
@@ -176,12 +184,14 @@ def test_older_schema_is_migrated(ledger_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(ledger_schema, "SCHEMA_VERSION", current + 1)
     monkeypatch.setitem(ledger_schema.MIGRATIONS, current, to_next)
     led = Ledger.open(ledger_path)
-    assert led.suggestion(s.id) is not None
+    record = led.suggestion(s.id)
+    assert record is not None and record.redactions == () and record.stored_redactions == ()
     led.close()
     db = sqlite3.connect(ledger_path)
     version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert version == (str(current + 1),)
-    assert "reviewer" in [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
+    columns = [c[1] for c in db.execute("PRAGMA table_info(suggestions)")]
+    assert "redactions" in columns and "reviewer" in columns
     db.close()
 
 

@@ -25,6 +25,13 @@ from lsp_server.settings import Settings, parse_settings, settings_to_wire
         ),
         pytest.param({"model": {"fimOrder": "spm"}}, ("model", "fim_order"), "spm", id="fim-order"),
         pytest.param(None, ("model", "gpu_layers"), -1, id="none-is-defaults"),
+        pytest.param(None, ("privacy", "redact_secrets"), "remote", id="redact-default"),
+        pytest.param(
+            {"privacy": {"redactSecrets": "always"}},
+            ("privacy", "redact_secrets"),
+            "always",
+            id="redact-always",
+        ),
     ],
 )
 def test_valid_settings(raw, path, value) -> None:
@@ -45,6 +52,9 @@ def test_valid_settings(raw, path, value) -> None:
         ),
         pytest.param({"model": {"gpuLayers": "all"}}, "expected int", id="type"),
         pytest.param({"model": {"fimOrder": "middle"}}, "fim_order", id="choice"),
+        pytest.param(
+            {"privacy": {"redactSecrets": "sometimes"}}, "redact_secrets", id="redact-choice"
+        ),
         pytest.param({"model": {"pth": "/x"}}, "unknown keys pth", id="typo"),
         pytest.param({"modle": {}}, "Unknown Focal settings ignored: modle", id="unknown-section"),
         pytest.param(["not", "an", "object"], "must be an object", id="not-an-object"),

@@ -23,7 +23,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, readonly string[]>> = {
   index: ['enabled'],
   context: ['budgetTokens', 'definitions', 'imports', 'similar', 'excludeGlobs'],
   diagnostics: ['syntax'],
-  privacy: ['allowRemote'],
+  privacy: ['allowRemote', 'redactSecrets'],
   remote: ['url', 'model', 'apiKeyEnv', 'timeoutS', 'retries', 'fim', 'fimFamily'],
   ledger: ['storeText'],
 };
