@@ -199,22 +199,27 @@ def test_a_version_1_ledger_keeps_its_events_and_learns_refusals(ledger_path: Pa
     """Schema 2: events gain `accepted_inferred`, `refused` and a reason; the table is
     rebuilt, every version-1 row kept, and it stays append-only."""
     ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    s = make_suggestion("old = 1\n")
+    # The suggestion's row as today's ledger writes it, cut to the version-1 columns.
+    scratch_path = ledger_path.with_name("scratch.sqlite")
+    scratch = Ledger.open(scratch_path)
+    scratch.record_suggestion(s, "inline", "file:///a.py", 0, 0, "")
+    scratch.close()
     db = sqlite3.connect(ledger_path, isolation_level=None)
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     ledger_schema.MIGRATIONS[0](db)
     db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    columns = ", ".join(c[1] for c in db.execute("PRAGMA table_info(suggestions)"))
+    src = sqlite3.connect(scratch_path)
+    row = src.execute(f"SELECT {columns} FROM suggestions").fetchone()
+    src.close()
+    db.execute(f"INSERT INTO suggestions ({columns}) VALUES ({', '.join('?' * len(row))})", row)
+    insert = "INSERT INTO events (suggestion_id, time, kind, range) VALUES (?, 'now', ?, ?)"
+    with pytest.raises(sqlite3.IntegrityError):  # version 1 knew no refusals
+        db.execute(insert, (s.id, "refused", None))
+    db.execute(insert, (s.id, "shown", None))
+    db.execute(insert, (s.id, "accepted", "[0, 0, 0, 7]"))
     db.close()
-    s = make_suggestion("old = 1\n")
-    with pytest.MonkeyPatch.context() as mp:  # a version-1 ledger, written as Focal 1 did
-        mp.setattr(ledger_schema, "SCHEMA_VERSION", 1)
-        led = Ledger.open(ledger_path)
-        led.record_suggestion(s, "inline", "file:///a.py", 0, 0, "")
-        insert = "INSERT INTO events (suggestion_id, time, kind, range) VALUES (?, 'now', ?, ?)"
-        with pytest.raises(sqlite3.IntegrityError):
-            led._w.execute(insert, (s.id, "refused", None))
-        led._w.execute(insert, (s.id, "shown", None))
-        led._w.execute(insert, (s.id, "accepted", "[0, 0, 0, 7]"))
-        led.close()
     led = Ledger.open(ledger_path)
     (record,) = led.query()
     assert [(e.kind, e.range) for e in record.events] == [
