@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from inference import cpu_check
+from inference.offload import LoadOptions
 from inference.synthetic import SHAPES
 from lsp_server.cli_bench import _shaped_model
 
@@ -50,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     for shape in args.shapes:
         for depth in DEPTHS:
             path = _shaped_model(shape, args.quant, depth)
-            llms[shape, depth] = llama_cpp.Llama(
-                str(path), n_ctx=1024, n_threads=1, n_threads_batch=2, seed=0, verbose=False
-            )
+            with LoadOptions(extra_bufts=cpu_check.decide().extra_bufts).applied():
+                llms[shape, depth] = llama_cpp.Llama(
+                    str(path), n_ctx=1024, n_threads=1, n_threads_batch=2, seed=0, verbose=False
+                )
     times: dict[tuple[str, int], list[float]] = {k: [] for k in llms}
     for _ in range(args.repeats):  # interleaved, so that machine noise hits every model
         for key, llm in llms.items():

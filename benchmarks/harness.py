@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import llama_cpp
 
+from inference import cpu_check
 from inference.decoding import common_prefix_len
 from inference.engine import EngineConfig, LlamaEngine
 from inference.model_card import read_model_card
@@ -151,6 +152,8 @@ def open_bare(
         flash_attn=flash_attn_for(cfg.flash_attn, plan, cfg.cache_type)
         if flash is None
         else (FLASH_ATTN_ON if flash else FLASH_ATTN_OFF),
+        # The same CPU kernels as Focal's engine: the probe's verdict (never a SIGILL here).
+        extra_bufts=cpu_check.decide().extra_bufts,
     )
     with options.applied():
         return llama_cpp.Llama(**kwargs)

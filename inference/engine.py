@@ -20,7 +20,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
-from inference import llama_log
+from inference import cpu_check, llama_log
+from inference.cpu_check import CpuDecision
 from inference.decoding import Cancelled, Decoder, DecodeResult
 from inference.model_card import ModelError, read_model_card
 from inference.offload import OffloadPlan
@@ -60,6 +61,9 @@ class EngineConfig:
     cache_type: str = "f16"
     """KV cache element type: `f16`, `q8_0`, `q4_0`… (quantized V needs flash attention)."""
     fim_order: str = "auto"
+    cpu_extra_buffers: str = "auto"
+    """llama.cpp's extra CPU buffer types (AMX, repacked weights): `auto` (where the CPU
+    probe saw them work, `inference.cpu_check`), `on` or `off`."""
 
 
 @dataclass
@@ -128,6 +132,8 @@ class LlamaEngine:
         self.device = "cpu"
         self.plan: OffloadPlan | None = None
         """Where the weights went (once loaded)."""
+        self.cpu: CpuDecision | None = None
+        """Whether llama.cpp's extra CPU buffer types were used, and why (once loaded)."""
         self.load_seconds = 0.0
         self._llama: Any = None
         self._decoder: Decoder | None = None
@@ -297,9 +303,13 @@ class LlamaEngine:
         cores = max(1, os.cpu_count() or 1)
         threads = cfg.n_threads or max(1, cores // 2)
         batch_threads = cfg.n_threads or cores
+        # Never run a CPU kernel this host has not been seen to survive (AMX on some VMs is
+        # a SIGILL that would take the whole server down): probed once per host, cached.
+        self.cpu = cpu_check.decide(cfg.cpu_extra_buffers)
         options = offload.LoadOptions(
             cpu_patterns=plan.cpu_patterns,
             flash_attn=offload.flash_attn_for(cfg.flash_attn, plan, cfg.cache_type),
+            extra_bufts=self.cpu.extra_bufts,
         )
         t0 = time.perf_counter()
         llama_log.recent_errors(clear=True)
@@ -337,7 +347,7 @@ class LlamaEngine:
         self.device = _device_name(plan, self.card.n_layer)
         self._decoder = Decoder(self._llama)
         log.info(
-            "loaded %s (%s, %s) in %.2f s on %s; template %s; %s",
+            "loaded %s (%s, %s) in %.2f s on %s; template %s; %s; %s",
             self.card.name,
             self.card.architecture,
             self.card.quantization,
@@ -345,6 +355,7 @@ class LlamaEngine:
             self.device,
             self.template.name,
             plan.describe(),
+            self.cpu.describe(),
         )
 
     def _worker(self) -> None:

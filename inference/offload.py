@@ -7,8 +7,9 @@ is llama.cpp's `--cpu-moe`, a buffer-type override for the tensors whose names m
 
 llama-cpp-python 0.3.36 has the field (`llama_model_params.tensor_buft_overrides`) but its
 `Llama` never sets it, and it can only switch flash attention on or off, not to llama.cpp's
-own "auto" (on where the device supports it). `LoadOptions.applied()` sets both on the
-params `Llama` passes to llama.cpp, for the loads of the calling thread only. The devices and
+own "auto" (on where the device supports it). `LoadOptions.applied()` sets both, and
+whether llama.cpp may use its extra CPU buffer types (`inference.cpu_check`), on the params
+`Llama` passes to llama.cpp, for the loads of the calling thread only. The devices and
 their free memory come from ggml's backend device API, bound here with ctypes from the same
 libraries.
 """
@@ -109,6 +110,9 @@ class LoadOptions:
     """Tensors whose names match one of these regexes are kept in a CPU buffer."""
     flash_attn: int = FLASH_ATTN_AUTO
     """`FLASH_ATTN_AUTO` (on where the device supports it), `_ON` or `_OFF`."""
+    extra_bufts: bool = True
+    """llama.cpp's extra CPU buffer types (AMX, repacked weights); off where the CPU probe
+    saw them fail (`inference.cpu_check`)."""
 
     def applied(self) -> contextlib.AbstractContextManager[None]:
         """Wrap `llama_cpp.Llama(...)` in this to load with these options."""
@@ -248,7 +252,7 @@ def best_gpu(devs: list[Device] | None = None) -> Device | None:
     return max(gpus, key=lambda d: d.free_bytes, default=None)
 
 
-# -- load options: tensor overrides and flash attention ----------------------------------
+# -- load options: tensor overrides, flash attention, extra buffer types ------------------
 
 
 class _BuftOverride(ctypes.Structure):
@@ -289,8 +293,10 @@ def load_options(opts: LoadOptions) -> Iterator[None]:
         real_load, real_init = lc.llama_model_load_from_file, lc.llama_init_from_model
 
         def load(path: bytes, params: Any) -> Any:
-            if arr is not None and threading.get_ident() == owner:
-                params.tensor_buft_overrides = ctypes.cast(arr, ctypes.c_void_p)
+            if threading.get_ident() == owner:
+                if arr is not None:
+                    params.tensor_buft_overrides = ctypes.cast(arr, ctypes.c_void_p)
+                params.use_extra_bufts = opts.extra_bufts
             return real_load(path, params)
 
         def init(model: Any, params: Any) -> Any:

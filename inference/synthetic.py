@@ -254,6 +254,12 @@ SHAPES: dict[str, ModelShape] = {
         n_ff=1024, n_expert=8, n_expert_used=2, n_ff_exp=256, sliding_window=64,
         swa_period=4, qk_norm=True, fim="spm", tokenizer_pre="mellum2",
     ),
+    # One dense block whose rows are long enough for llama.cpp's AMX and repack kernels
+    # (multiples of 256): the CPU probe (`inference.cpu_check`) runs it in a child process.
+    "cpu-probe": ModelShape(
+        "llama", n_layer=1, n_embd=256, n_head=4, n_head_kv=4, head_dim=64, n_vocab=1024,
+        n_ff=512, context_length=512,
+    ),
 }
 
 # n_vocab is set from the vocabulary written.

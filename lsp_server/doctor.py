@@ -1,9 +1,11 @@
 """`focal doctor`: what llama.cpp was built with, what it finds here, and where a model would go.
 
-It loads no weights: the build and devices come from ggml's backend API, the model's needs
-from its GGUF header, and the plan from the same `plan_offload` the engine uses when it
-loads the model, so what it prints is what `focal serve` will do. `--assume-gpu-gib N` asks
-what Focal would do on a GPU with N GiB free (sizing hardware before buying it).
+It loads no weights (the CPU kernel probe, when it has not run on this machine yet, loads a
+tiny synthetic model in a child process): the build and devices come from ggml's backend
+API, the model's needs from its GGUF header, and the plan from the same `plan_offload` the
+engine uses when it loads the model, so what it prints is what `focal serve` will do.
+`--assume-gpu-gib N` asks what Focal would do on a GPU with N GiB free (sizing hardware
+before buying it).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
             for d in build.devices
         ],
         "memoryAvailableBytes": memory_available(),
+        "cpu": _cpu_report(args),
     }
     if not build.gpu_offload:
         out["gpuHint"] = (
@@ -69,6 +72,39 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     if model is not None:
         out["model"] = model
     return out
+
+
+def _cpu_report(args: argparse.Namespace) -> dict[str, Any]:
+    """The CPU llama.cpp runs on, what it was built for, and whether its extra buffer types
+    (AMX, repacked weights) are used here: the probe's verdict (run now if none is cached)."""
+    import time
+
+    from inference import cpu_check
+
+    model, flags = cpu_check.host_cpu()
+    decision = cpu_check.decide(args.cpu_extra_buffers, reprobe=args.reprobe)
+    v = decision.verdict
+    return {
+        "model": model,
+        "flags": list(flags),
+        "builtFor": [k for k, val in cpu_check.build_features().items() if val not in ("0", "")],
+        "bufferTypes": list(decision.buffer_types),
+        "setting": decision.setting,
+        "extraBuffersUsed": decision.extra_bufts,
+        "summary": decision.describe(),
+        "probe": None
+        if v is None
+        else {
+            "ok": v.ok,
+            "reason": v.reason,
+            "seconds": v.seconds,
+            "checkedAt": v.checked_at,
+            "age": v.age(time.time()),
+            "host": v.host,
+            "ranNow": decision.fresh,
+            "cache": str(cpu_check.cache_path()),
+        },
+    }
 
 
 def _model_plan(args: argparse.Namespace, assumed: Any) -> dict[str, Any] | None:
@@ -139,6 +175,25 @@ def format_report(r: dict[str, Any]) -> str:
         )
     if r.get("memoryAvailableBytes"):
         lines.append(f"system memory available: {_gib(r['memoryAvailableBytes'])}")
+    cpu = r["cpu"]
+    lines += [
+        f"cpu: {cpu['model']}",
+        f"  flags: {' '.join(cpu['flags']) or 'none of note'}",
+        f"  llama.cpp built for: {' '.join(cpu['builtFor']) or '?'}",
+        f"  {cpu['summary']}",
+    ]
+    if cpu["probe"]:
+        pr = cpu["probe"]
+        when = "just now" if pr["ranNow"] else f"{pr['age']} ago"
+        lines.append(
+            f"  probe: {'passed' if pr['ok'] else 'FAILED'} {when} ({pr['seconds']:.1f} s), "
+            f"cached in {pr['cache']}"
+        )
+        if not pr["ok"]:
+            lines.append(
+                "  models load without them: slower for Q4_0/Q4_1/Q8_0, safe. A portable "
+                "build avoids the failing kernels (README, CPU builds)."
+            )
     if r.get("gpuHint"):
         lines.append(f"note: {r['gpuHint']}")
     m = r.get("model")
@@ -194,6 +249,17 @@ def _register(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="N",
         help="plan for a GPU with N GiB free instead of this machine's",
+    )
+    p.add_argument(
+        "--cpu-extra-buffers",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="as focal.model.cpuExtraBuffers (auto)",
+    )
+    p.add_argument(
+        "--reprobe",
+        action="store_true",
+        help="run the CPU kernel probe again instead of reading its cached verdict",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)

@@ -31,6 +31,7 @@ def engine_config(settings: ModelSettings) -> EngineConfig:
         flash_attn=settings.flash_attn,
         moe_experts=settings.moe_experts,
         cache_type=settings.cache_type,
+        cpu_extra_buffers=settings.cpu_extra_buffers,
     )
 
 
@@ -214,6 +215,7 @@ class ModelManager:
             )
             return None  # kept as a failed route until the settings change: no retry storm
         log.info("routed model ready: %s", path.name)
+        self._on_ready(engine)
         return engine
 
     def _budget(self) -> int:

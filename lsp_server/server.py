@@ -224,6 +224,9 @@ class FocalServer(LanguageServer):
             engine.device,
             engine.load_seconds,
         )
+        cpu = getattr(engine, "cpu", None)  # the remote engine runs nothing here
+        if cpu is not None and cpu.fresh and cpu.notice:
+            self.tell(f"Focal: {cpu.notice}", types.MessageType.Warning)
 
     def apply_settings(self, raw: Any) -> None:
         settings, problems = parse_settings(raw)
@@ -254,6 +257,9 @@ class FocalServer(LanguageServer):
                 "device": st.engine.device,
                 "loadSeconds": round(st.engine.load_seconds, 3),
             }
+            cpu = getattr(st.engine, "cpu", None)
+            if cpu is not None:
+                model["cpuExtraBuffers"] = cpu.as_json()
         last = self.completion.last
         return {
             "failures": self.protocol.failures.to_wire(),

@@ -13,12 +13,14 @@ from typing import Any
 import attrs
 import cattrs
 
+from inference.cpu_check import SETTINGS as CPU_SETTINGS
 from inference.offload import CACHE_TYPES
 from inference.offload import SETTINGS as MOE_SETTINGS
 
 _FIM_ORDERS = ("auto", "psm", "spm")
 _MOE_EXPERTS = MOE_SETTINGS
 _CACHE_TYPES = CACHE_TYPES
+_CPU_EXTRA_BUFFERS = CPU_SETTINGS
 
 
 def _in_range(lo: float, hi: float):
@@ -57,6 +59,13 @@ class ModelSettings:
     memory_budget_mb: int = attrs.field(default=0, validator=_in_range(0, 10_000_000))
     """Most memory the loaded models' weights may take together; 0 = 70% of the memory
     available at start. Idle routed models are unloaded, least recently used first."""
+    cpu_extra_buffers: str = attrs.field(
+        default="auto", validator=attrs.validators.in_(_CPU_EXTRA_BUFFERS)
+    )
+    """llama.cpp's special CPU kernels (AMX tiles, repacked weights): `auto` uses them where a
+    test run in a child process saw them work on this machine (once per machine, cached),
+    `on` always (fastest; may crash on a VM that reports AMX without supporting it), `off`
+    never (safe; slower for Q4_0/Q4_1/Q8_0 weights)."""
 
 
 @attrs.frozen

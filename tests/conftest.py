@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 from inference.defaults import embedded_model
 
 OFFLINE_DIR = Path(__file__).parent / "offline"
+CPU_VERDICT: Path | None = None
+"""The CPU kernel probe's verdict for this host, probed once per session (`_probe_cpu`)."""
+CPU_SUMMARY = ""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,6 +35,32 @@ def pytest_configure(config: pytest.Config) -> None:
     assert spec is not None and spec.loader is not None
     guard = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(guard)  # installs itself: the variable above is set
+    _probe_cpu()
+
+
+def _probe_cpu() -> None:
+    """Probe llama.cpp's extra CPU kernels once for the whole session, as a first start
+    would (a real child process: on an AMX host that does not give tile state it dies by
+    SIGILL and the suite runs without them). Each test's own cache dir gets the verdict, so
+    servers and engines started by tests read it instead of probing again."""
+    global CPU_VERDICT, CPU_SUMMARY
+    from inference import cpu_check
+
+    folder = Path(tempfile.mkdtemp(prefix="focal-cpu-probe-"))
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    try:
+        CPU_SUMMARY = cpu_check.decide().describe()
+        CPU_VERDICT = cpu_check.cache_path()
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME")
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"llama.cpp CPU kernels: {CPU_SUMMARY}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -58,6 +88,9 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     home = tmp_path_factory.mktemp("xdg")
     for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
+    if CPU_VERDICT is not None and CPU_VERDICT.exists():
+        (home / "xdg_cache_home" / "focal").mkdir(parents=True)
+        shutil.copy(CPU_VERDICT, home / "xdg_cache_home" / "focal" / CPU_VERDICT.name)
     monkeypatch.delenv("FOCAL_MODEL", raising=False)
 
 

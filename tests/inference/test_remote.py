@@ -20,6 +20,8 @@ from inference.model_card import ModelError
 from inference.remote import RemoteEngine, RemoteNotAllowed
 from inference.types import CompletionTask, ContextBundle, ContextChunk, GenerationParams
 
+ROOT = Path(__file__).resolve().parents[2]
+
 ALIAS = "smollm2-remote"
 SERVER_PACKAGES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 
@@ -51,7 +53,7 @@ def server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     cmd = [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "tests.inference.remote_server",  # llama_cpp.server, after the CPU probe
         "--model",
         str(smollm2),
         "--model_alias",
@@ -64,7 +66,7 @@ def server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "2048",
     ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

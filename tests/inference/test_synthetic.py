@@ -10,9 +10,10 @@ import llama_cpp
 import pytest
 from gguf import GGUFReader
 
-from inference import llama_log
+from inference import cpu_check, llama_log
 from inference.gguf_header import read_header
 from inference.model_card import read_model_card
+from inference.offload import LoadOptions
 from inference.synthetic import (
     ARCHS,
     FIM_SPECS,
@@ -44,7 +45,9 @@ _FIM_GETTERS = {
 
 def _load(path: Path, n_ctx: int = 256) -> llama_cpp.Llama:
     llama_log.install()  # llama.cpp's notices go to logging, not the test output
-    return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=1, verbose=False, seed=0)
+    # Quantized weights take llama.cpp's AMX/repack kernels: only where the probe saw them work.
+    with LoadOptions(extra_bufts=cpu_check.decide().extra_bufts).applied():
+        return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=1, verbose=False, seed=0)
 
 
 def _sha256(path: Path) -> str:

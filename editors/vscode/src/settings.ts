@@ -16,6 +16,7 @@ export const SERVER_SETTINGS: Readonly<Record<string, readonly string[]>> = {
     'cacheType',
     'folders',
     'memoryBudgetMb',
+    'cpuExtraBuffers',
   ],
   routes: ['complete', 'fix', 'summarize'],
   completion: ['enabled', 'maxTokens', 'timeBudgetMs', 'temperature', 'multiline'],
