@@ -85,15 +85,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-        return 0
+        return server.start_tcp(host or "127.0.0.1", int(port))
     # stdout is the JSON-RPC channel: give the protocol its own copy of fd 1 and point fd 1
     # at stderr, so that nothing else (llama.cpp, a stray print) can corrupt the stream.
     proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    server.start_io(sys.stdin.buffer, proto_out)
-    return 0
+    return server.start_io(sys.stdin.buffer, proto_out)
 
 
 def _parse_location(spec: str) -> tuple[Path, int, int]:

@@ -6,7 +6,9 @@ form feed (GNU C, Python's own sources) or a U+2028 in a string landed on the wr
 corrupted the document. And a `character` past the end of a line "defaults back to the line
 length"; pygls stopped one short of it on the last line and, on a CRLF line, could land
 between the `\\r` and the `\\n`. Every position of an open document goes through `offset`
-here: edits, completions, `lines` for the fix and provenance features.
+here: edits, completions, `lines` for the fix and provenance features; and every position
+a request carries is clamped here (`clamp`) before a feature sees it, so that the ranges
+Focal answers are computed from a position the document has.
 """
 
 from __future__ import annotations
@@ -92,6 +94,34 @@ class LspTextDocument(TextDocument):
             log.warning("%s: an edit's range ends before it starts; applied as if reversed", self)
             a, b = b, a
         self._source = source[:a] + change.text + source[b:]
+
+
+def clamp(doc: TextDocument, position: types.Position) -> types.Position:
+    """The position `doc` really has for a client's `position`: a character past the end of
+    its line is the line's end (LSP), a line past the end of the document is the document's
+    end, and a character inside a surrogate pair is the end of that pair. Every position a
+    handler takes from the client goes through here before a feature sees it."""
+    if not isinstance(doc, LspTextDocument):
+        return position
+    source = doc.source
+    count = doc.position_codec.client_num_units
+    start = line_start(source, position.line)
+    if start is None:  # past the last line: the end of the document
+        last = max(source.rfind("\n"), source.rfind("\r")) + 1
+        lines = source.count("\n") + source.count("\r") - source.count("\r\n")
+        return types.Position(line=lines, character=count(source[last:]))
+    character = count(source[start : doc.offset(source, position)])
+    if character == position.character:
+        return position
+    return types.Position(line=position.line, character=character)
+
+
+def clamp_range(doc: TextDocument, rng: types.Range) -> types.Range:
+    """`clamp` for both ends of a range (an inverted range is put in order)."""
+    start, end = clamp(doc, rng.start), clamp(doc, rng.end)
+    if (end.line, end.character) < (start.line, start.character):
+        start, end = end, start
+    return types.Range(start=start, end=end)
 
 
 class LspWorkspace(Workspace):

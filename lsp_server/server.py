@@ -1,21 +1,24 @@
-"""The one wiring module: every LSP handler of Focal, thin, each guarded on its own.
+"""The one wiring module: every LSP handler of Focal, thin.
 
-Handlers hand the work to feature objects (`lsp_server/features/`) and catch and log per
-feature, so that one broken feature cannot take the server down.
+Handlers hand the work to feature objects (`lsp_server/features/`). A feature that fails
+cannot take the server down, and its failure is not hidden as an empty answer: the protocol
+(`lsp_server.wire`) answers the request with an error, logs the traceback and counts it in
+`focal/status`. Positions from the client are clamped to the document first
+(`lsp_server.documents.clamp`), here, so that features only ever see positions that exist.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from attrs import evolve
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import FeatureNotificationError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -26,6 +29,7 @@ from inference.types import ContextBundle, Suggestion
 from lsp_server import __version__
 from lsp_server.capabilities import ClientFeatures, shape_completions
 from lsp_server.command_args import options
+from lsp_server.documents import clamp, clamp_range
 from lsp_server.features import debug
 from lsp_server.features.completion import ACCEPT_COMMAND, CompletionFeature
 from lsp_server.features.fixes import FIX_COMMAND, FixFeature, action_data, fix_data, offered
@@ -33,6 +37,7 @@ from lsp_server.features.provenance import ProvenanceFeature
 from lsp_server.features.summary import SUMMARIZE_COMMAND, SummaryFailed, SummaryFeature
 from lsp_server.features.syntax import SyntaxDiagnostics
 from lsp_server.features.workspace_folders import WorkspaceIndexes
+from lsp_server.framing import serve, serve_tcp
 from lsp_server.ledger import trailers
 from lsp_server.ledger.hover import origin_markdown as record_markdown
 from lsp_server.log_forward import forward_to_client, stop_forwarding
@@ -40,7 +45,7 @@ from lsp_server.models import ModelManager
 from lsp_server.origin_view import origin_dict, origin_text
 from lsp_server.progress import capture_work_done_tokens, work_done
 from lsp_server.settings import Settings, parse_settings
-from lsp_server.wire import FocalProtocol, FramingGuard
+from lsp_server.wire import FocalProtocol
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +102,56 @@ class FocalServer(LanguageServer):
         self.workspace_index: WorkspaceIndexes | None = None
         self._index_task: asyncio.Task | None = None
 
-    def start_io(self, stdin=None, stdout=None) -> None:
-        # Malformed framing is logged and skipped, never fatal (`lsp_server.wire`).
-        super().start_io(FramingGuard(stdin or sys.stdin.buffer), stdout)
+    protocol: FocalProtocol
+
+    def start_io(self, stdin=None, stdout=None) -> int:  # type: ignore[override]
+        """Serve on stdio until `exit` (or the end of stdin); return the exit status. The
+        framing repairs what it can and logs the rest (`lsp_server.framing`)."""
+        try:
+            return serve(
+                self.protocol, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer, self.close
+            )
+        finally:
+            self.shutdown()
+
+    def start_tcp(self, host: str, port: int) -> int:  # type: ignore[override]
+        """Serve the first client to connect on `host:port` exactly as stdio is served."""
+        try:
+            return serve_tcp(self.protocol, host, port, self.close)
+        finally:
+            self.shutdown()
+
+    def close(self) -> None:
+        """Stop the background parts (on `shutdown`, and when serving ends without it)."""
+        stop_forwarding()
+        self.syntax.close()
+        if self.workspace_index is not None:
+            self.workspace_index.stop()
+        self.models.close()
+        self.provenance.close()
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls reports a notification handler's exception here (requests are answered
+        # with their error by `FocalProtocol`): count it and keep its traceback.
+        if source is FeatureNotificationError:
+            data = getattr(error, "data", None)
+            tb = "".join(data.get("traceback", [])) if isinstance(data, dict) else ""
+            self.protocol.failures.record_text("a notification", str(error), tb)
+        super().report_server_error(error, source)
+
+    def open_document(self, uri: str) -> TextDocument:
+        """The document a request names: open in the client, or else read from disk. One
+        that is neither is the client's mistake, answered as invalid params."""
+        doc = self.workspace.get_text_document(uri)
+        if self.workspace.text_documents.get(uri) is not doc:
+            try:
+                doc.source  # noqa: B018 (reads the file now, to refuse it here)
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
+                raise JsonRpcInvalidParams(
+                    f"{uri} is not open in the client and cannot be read ({why})"
+                ) from None
+        return doc
 
     def start_index(self) -> None:
         """Build and watch each workspace folder's index in the background (once, when on)."""
@@ -230,6 +282,7 @@ class FocalServer(LanguageServer):
                 model["cpuExtraBuffers"] = cpu.as_json()
         last = self.completion.last
         return {
+            "failures": self.protocol.failures.to_wire(),
             "state": st.state,
             "error": st.error,
             "model": model,
@@ -239,26 +292,6 @@ class FocalServer(LanguageServer):
                 {"id": last.id, "origin": origin_dict(last.origin)} if last is not None else None
             ),
         }
-
-
-def guarded(empty: Any = None):
-    """Log a feature's failure and answer `empty` instead of taking the server down.
-    Protocol errors (e.g. RequestCancelled) and task cancellation pass through."""
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        async def inner(ls, params):
-            try:
-                return await fn(ls, params)
-            except JsonRpcException:
-                raise
-            except Exception:
-                log.exception("%s failed", fn.__name__)
-                return empty() if callable(empty) else empty
-
-        return inner
-
-    return wrap
 
 
 def create_server() -> FocalServer:
@@ -291,9 +324,9 @@ def create_server() -> FocalServer:
             await _pull_configuration(ls)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    @guarded(lambda: types.InlineCompletionList(items=[]))
     async def inline_completion(ls: FocalServer, params: types.InlineCompletionParams):
-        doc = ls.workspace.get_text_document(params.text_document.uri)
+        doc = ls.open_document(params.text_document.uri)
+        params = evolve(params, position=clamp(doc, params.position))
         if ls.refusal(doc.uri):
             return types.InlineCompletionList(items=[])
         return await ls.completion.inline(doc, params)
@@ -302,9 +335,9 @@ def create_server() -> FocalServer:
         types.TEXT_DOCUMENT_COMPLETION,
         types.CompletionOptions(trigger_characters=[".", "(", "\n"], resolve_provider=False),
     )
-    @guarded(lambda: types.CompletionList(is_incomplete=True, items=[]))
     async def completion(ls: FocalServer, params: types.CompletionParams):
-        doc = ls.workspace.get_text_document(params.text_document.uri)
+        doc = ls.open_document(params.text_document.uri)
+        params = evolve(params, position=clamp(doc, params.position))
         if ls.summary.is_commit_buffer(doc):
             return shape_completions(await ls.summary.completion(doc, params), ls.client)
         if ls.refusal(doc.uri):
@@ -318,9 +351,9 @@ def create_server() -> FocalServer:
             resolve_provider=True,
         ),
     )
-    @guarded(list)
     async def code_action(ls: FocalServer, params: types.CodeActionParams):
-        doc = ls.workspace.get_text_document(params.text_document.uri)
+        doc = ls.open_document(params.text_document.uri)
+        params = evolve(params, range=clamp_range(doc, params.range))
         if ls.refusal(doc.uri):
             return []
         # Listing never runs the model, whatever the client: see `offered`.
@@ -340,18 +373,11 @@ def create_server() -> FocalServer:
         data = action_data(action)
         if data is None:
             return action
-        try:
-            doc = ls.workspace.get_text_document(str(data["uri"]))
-            if ls.refusal(doc.uri):
-                return action
-            async with work_done(ls, "Focal: writing a fix") as report:
-                return await ls.fixes.resolve(action, doc, ls.client, report)
-        except JsonRpcException:
-            raise
-        except Exception:
-            log.exception("codeAction/resolve failed")
-            ls.tell("Focal: the fix failed; see the server log.", types.MessageType.Warning)
+        doc = ls.open_document(str(data["uri"]))
+        if ls.refusal(doc.uri):
             return action
+        async with work_done(ls, "Focal: writing a fix") as report:
+            return await ls.fixes.resolve(action, doc, ls.client, report)
 
     @server.command(SUMMARIZE_COMMAND)
     async def summarize_diff(ls: FocalServer, *args: Any):
@@ -462,7 +488,6 @@ def create_server() -> FocalServer:
         return {"id": sug.id, "origin": origin_dict(sug.origin)}
 
     @server.feature(types.WORKSPACE_SYMBOL)
-    @guarded(list)
     async def workspace_symbol(ls: FocalServer, params: types.WorkspaceSymbolParams):
         index = ls.workspace_index
         return index.workspace_symbol(params.query) if index is not None else []
@@ -514,10 +539,9 @@ def create_server() -> FocalServer:
             ls.workspace_index.did_close(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    @guarded(lambda: None)
     async def hover(ls: FocalServer, params: types.HoverParams):
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        return await ls.provenance.hover(doc, params.position, ls.client.hover_markdown)
+        doc = ls.open_document(params.text_document.uri)
+        return await ls.provenance.hover(doc, clamp(doc, params.position), ls.client.hover_markdown)
 
     @server.feature(STATUS_REQUEST)
     def status(ls: FocalServer, params: Any = None) -> dict[str, Any]:
@@ -525,12 +549,7 @@ def create_server() -> FocalServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: FocalServer, params: Any = None) -> None:
-        stop_forwarding()
-        ls.syntax.close()
-        if ls.workspace_index is not None:
-            ls.workspace_index.stop()
-        ls.models.close()
-        ls.provenance.close()
+        ls.close()
 
     debug.register(server)
     capture_work_done_tokens(server)

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import re
 import sys
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +45,53 @@ def fuzz_examples(default: int) -> int:
 SERVE = [sys.executable, "-m", "lsp_server", "serve"]
 DOCUMENT_TEXT = "focal/documentText"
 T = TypeVar("T")
+
+
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ", re.MULTILINE)
+
+
+def unexpected_exceptions(log: str, allowed: Sequence[str] = ()) -> list[str]:
+    """The log records of `log` (a server's log text) that carry a traceback: an exception
+    the server did not expect, whatever it answered. `allowed` are regular expressions for
+    the ones a test provokes on purpose."""
+    bounds = sorted({0, len(log), *(m.start() for m in _RECORD.finditer(log))})
+    records = [log[a:b] for a, b in itertools.pairwise(bounds)]
+    return [
+        r.rstrip()
+        for r in records
+        if "Traceback (most recent call last)" in r
+        and not any(re.search(pattern, r) for pattern in allowed)
+    ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "expected_exceptions(*patterns): tracebacks matching these regular expressions are "
+        "expected in the server's log during this test (the reliability suite fails on any "
+        "other)",
+    )
+
+
+_SERVERS: weakref.WeakSet[LiveServer] = weakref.WeakSet()
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_exceptions(request: pytest.FixtureRequest):
+    """Every reliability test fails when a server it talked to logged an exception it did
+    not expect, even if every answer looked right: a handler that crashed and answered
+    something empty is a bug, not a pass."""
+    yield
+    marker = request.node.get_closest_marker("expected_exceptions")
+    allowed = marker.args if marker is not None else ()
+    found: list[str] = []
+    for server in list(_SERVERS):
+        found += server.take_unexpected(allowed)
+    if found:
+        pytest.fail(
+            f"the server logged {len(found)} unexpected exception(s):\n\n" + "\n\n".join(found),
+            pytrace=False,
+        )
 
 
 def server_env(home: Path) -> dict[str, str]:
@@ -76,6 +126,15 @@ class LiveServer:
         self._thread.start()
         self.client: LanguageClient = self.run(self._make_client(), 10)
         self.root: Path | None = None
+        self._checked = 0
+        """How much of the log `take_unexpected` has read."""
+        _SERVERS.add(self)
+
+    def take_unexpected(self, allowed: Sequence[str] = ()) -> list[str]:
+        """The unexpected exceptions (`unexpected_exceptions`) logged since the last call."""
+        text = self.log_text()
+        new, self._checked = text[self._checked :], len(text)
+        return unexpected_exceptions(new, allowed)
 
     @staticmethod
     async def _make_client() -> LanguageClient:

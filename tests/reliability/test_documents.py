@@ -15,10 +15,10 @@ from pygls.workspace import PositionCodec
 
 import lsp_server.documents as documents
 from inference.rewrite import LineEdit, minimal_edits
-from lsp_server.documents import LspTextDocument, line_start, split_lines
-from lsp_server.wire import MAX_MESSAGE_BYTES, FramingGuard
+from lsp_server.documents import LspTextDocument, clamp, clamp_range, line_start, split_lines
+from lsp_server.framing import MAX_MESSAGE_BYTES, FramingGuard
 from tests.reliability.conftest import fuzz_examples
-from tests.reliability.reference import Document, lines, partial_change, texts
+from tests.reliability.reference import Document, lines, partial_change, position_at, texts
 
 # The `chunk` fixture only sets a module constant for the whole test: sharing it between
 # examples is what is wanted.
@@ -148,3 +148,47 @@ def test_lines_follow_every_edit():
         )
     )
     assert doc.lines == ("a = 1\n", "c = 3\x0c\n", "b = 2\n")
+
+
+def _doc(text: str, encoding: str = "utf-16") -> LspTextDocument:
+    return LspTextDocument("file:///x.py", text, position_codec=PositionCodec(encoding))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "given", "expected"),
+    [
+        pytest.param("ab\ncd", "utf-16", (0, 1), (0, 1), id="inside"),
+        pytest.param("ab\ncd", "utf-16", (0, 9), (0, 2), id="past-line-end"),
+        pytest.param("ab\r\ncd", "utf-16", (0, 3), (0, 2), id="past-crlf-line-end"),
+        pytest.param("ab\ncd", "utf-16", (1, 9), (1, 2), id="past-last-line-end"),
+        pytest.param("ab\ncd", "utf-16", (5, 1), (1, 2), id="past-document-end"),
+        pytest.param("ab\ncd\n", "utf-16", (5, 1), (2, 0), id="past-end-after-newline"),
+        pytest.param("", "utf-16", (3, 3), (0, 0), id="empty-document"),
+        pytest.param("a😀b", "utf-16", (0, 2), (0, 3), id="inside-surrogate-pair"),
+        pytest.param("a😀b", "utf-8", (0, 3), (0, 5), id="inside-utf-8-sequence"),
+        pytest.param('s = "😀😀"\nval = s + 𝑥ab', "utf-16", (1, 40), (1, 14), id="issue-16-5"),
+        pytest.param('s = "😀😀"\nval = s + 𝑥ab', "utf-8", (1, 40), (1, 16), id="issue-16-5-utf8"),
+        pytest.param("a\x0cb\nc", "utf-16", (0, 9), (0, 3), id="form-feed-is-no-break"),
+    ],
+)
+def test_clamp(text: str, encoding: str, given, expected):
+    assert clamp(_doc(text, encoding), _pos(given)) == _pos(expected)
+
+
+def test_clamp_range_orders_an_inverted_range():
+    doc = _doc("abc\ndef")
+    got = clamp_range(doc, types.Range(start=_pos((1, 9)), end=_pos((0, 1))))
+    assert got == types.Range(start=_pos((0, 1)), end=_pos((1, 3)))
+
+
+@EXAMPLES
+@given(text=texts, line=st.integers(0, 14), character=st.integers(0, 60))
+def test_a_clamped_position_exists_and_names_the_same_place(text: str, line: int, character: int):
+    """Any position, valid or not: its clamp is a position the reference model accepts, at
+    the same index of the text, and clamping it again changes nothing."""
+    doc = _doc(text)
+    got = clamp(doc, _pos((line, character)))
+    index = doc.offset_at_position(_pos((line, character)))
+    assert (got.line, got.character) == position_at(text, index)
+    assert doc.offset_at_position(got) == index
+    assert clamp(doc, got) == got

@@ -1,5 +1,7 @@
-"""Malformed JSON-RPC over raw stdio: the server logs, survives, answers every request it can
-identify (a result or a proper JSON-RPC error), and answers the next valid request."""
+"""Malformed JSON-RPC over raw stdio and raw TCP (the same cases on both: one framing code):
+the server logs, survives, answers every request it can identify (a result or a proper
+JSON-RPC error), answers what it cannot read with JSON-RPC's `id: null` errors, and answers
+the next valid request."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import tiny_settings
-from tests.reliability.rawrpc import RawServer, frame
+from tests.reliability.rawrpc import TRANSPORTS, RawServer, frame
 
 ANSWER_S = 3  # focal/status takes milliseconds; a hang is what this catches
 
@@ -174,15 +176,16 @@ NOTIFICATIONS = [
 class _Pool:
     """One raw server for the module; replaced when a case left it dead or deaf."""
 
-    def __init__(self, home: Path, root: Path, model: Path) -> None:
+    def __init__(self, home: Path, root: Path, model: Path, transport: str) -> None:
         self.home, self.root, self.model = home, root, model
+        self.transport = transport
         self.server: RawServer | None = None
         self.restarts = -1
         self.cases = 0
 
     def get(self) -> RawServer:
         if self.server is None:
-            self.server = RawServer(self.home)
+            self.server = RawServer(self.home, transport=self.transport)
             self.server.initialize(self.root, tiny_settings(self.model))
             self.restarts += 1
         return self.server
@@ -204,11 +207,15 @@ class _Pool:
             self.server.close()
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
-    p = _Pool(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("ws"), tiny_model)
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def pool(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, request):
+    p = _Pool(
+        tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("ws"), tiny_model, request.param
+    )
     yield p
-    print(f"malformed inputs: {p.cases} cases, {p.restarts} server restarts")
+    print(f"malformed inputs ({p.transport}): {p.cases} cases, {p.restarts} server restarts")
+    # Every case must leave the server serving: a restart means one killed or deafened it.
+    assert p.restarts == 0, f"{p.restarts} cases left the {p.transport} server dead or deaf"
     p.close()
 
 
@@ -293,7 +300,7 @@ def answers(pool: _Pool) -> dict[str, dict | None]:
 def test_every_identifiable_request_is_answered(
     raw: RawServer, answers: dict[str, dict | None], message: dict, request: pytest.FixtureRequest
 ):
-    name = request.node.callspec.id
+    name = request.node.callspec.id.removeprefix(f"{raw.transport}-")
     answer = answers[name]
     assert answer is not None, f"request never answered: {json.dumps(message)}"
     if "error" in answer:
@@ -315,3 +322,81 @@ def test_bad_notifications_are_survived(raw: RawServer, message: dict):
 def _tail(server: RawServer, n: int = 3000) -> str:
     time.sleep(0.1)
     return bytes(server.log[-n:]).decode(errors="replace")
+
+
+# What the issue's independent client sent over TCP, after which no request was answered.
+GLUED = b'{"jsonrpc":"2.0","id":"g","method":"focal/status","params":{}}'
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"Content-Length: 71\r\n\r\n" + GLUED + b" " * 20, id="length-short"),
+        pytest.param(b"Content-Length: %d\r\n" % len(GLUED) + GLUED, id="no-blank-line"),
+        pytest.param(b"content-length: %d\r\n\r\n" % len(GLUED) + GLUED, id="lower-case"),
+    ],
+)
+def test_framing_recovers_for_the_next_request(raw: RawServer, data: bytes):
+    raw.send(data)
+    time.sleep(0.2)
+    probe = _probe(raw)
+    answer = raw.wait_for(probe, ANSWER_S)
+    assert answer is not None and "result" in answer, f"no answer after {data!r}\n{_tail(raw)}"
+
+
+def _errors_for(raw: RawServer, msg_id, timeout: float = ANSWER_S) -> list[dict]:
+    """Every error answer to `msg_id` within `timeout` (None: JSON-RPC's `id: null`)."""
+    found = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = raw.wait_for(msg_id, deadline - time.monotonic())
+        if msg is None:
+            break
+        found.append(msg)
+        timeout = 0.3  # a second answer, if any, follows at once
+        deadline = time.monotonic() + timeout
+    return found
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        pytest.param(b"{not json", -32700, id="invalid-json"),
+        pytest.param(b"\xff\xfe\xfd\xfc", -32700, id="not-utf-8"),
+        pytest.param(b'{"jsonrpc":"2.0","id":"cut","method":"focal/st', -32700, id="cut-short"),
+        pytest.param(b"null", -32600, id="json-null"),
+        pytest.param(b"42", -32600, id="json-number"),
+        pytest.param(b"[]", -32600, id="empty-array"),
+        pytest.param(b"[1, 2, 3]", -32600, id="array-of-numbers"),
+    ],
+)
+def test_what_cannot_be_read_is_answered_with_id_null(raw: RawServer, body: bytes, code: int):
+    """JSON-RPC 2.0: "If there was an error in detecting the id in the Request object (e.g.
+    Parse error/Invalid Request), it MUST be Null"."""
+    raw.forget(None)
+    raw.send(_body(body))
+    (answer,) = _errors_for(raw, None)
+    assert answer["jsonrpc"] == "2.0" and answer["id"] is None, answer
+    assert answer["error"]["code"] == code, answer
+    assert "result" not in answer, answer
+    probe = _probe(raw)
+    assert raw.wait_for(probe, ANSWER_S) is not None, _tail(raw)
+
+
+def test_a_batch_gets_an_error_for_each_request_in_it(raw: RawServer):
+    """Batches are not LSP: each request in one is refused with -32600 under its own id (a
+    client that sent one must not wait forever), and nothing in it is executed."""
+    batch = [
+        {"jsonrpc": "2.0", "id": "b1", "method": "focal/status", "params": {}},
+        {"jsonrpc": "2.0", "method": "$/unknownNotification", "params": {}},
+        {"jsonrpc": "2.0", "id": 7, "method": "shutdown"},
+    ]
+    raw.send(frame(batch))
+    for msg_id in ("b1", 7):
+        answer = raw.wait_for(msg_id, ANSWER_S)
+        assert answer is not None, f"no answer for {msg_id!r} in the batch"
+        assert answer["error"]["code"] == -32600 and "batch" in answer["error"]["message"]
+    # The shutdown inside the batch was not executed: the server still serves.
+    probe = _probe(raw)
+    answer = raw.wait_for(probe, ANSWER_S)
+    assert answer is not None and "result" in answer, _tail(raw)

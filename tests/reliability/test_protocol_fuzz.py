@@ -260,6 +260,16 @@ def _assert_edit_within(action: types.CodeAction, doc: Document) -> None:
             assert p.character <= utf16(doc.text[start:end]), (p, doc.text)
 
 
+def _assert_within(rng: types.Range | None, doc: Document) -> None:
+    """A range a client can apply to `doc` as it is: on its lines, within their length."""
+    assert rng is not None
+    ls = lines(doc.text)
+    for p in (rng.start, rng.end):
+        assert p.line < len(ls), (p, doc.text)
+        start, end = ls[p.line]
+        assert p.character <= utf16(doc.text[start:end]), (p, doc.text)
+
+
 def step(data: st.DataObject, s: Session) -> None:
     op = data.draw(st.sampled_from(OPS), label="op")
     doc = data.draw(st.sampled_from(s.docs), label="doc")
@@ -325,10 +335,19 @@ def step(data: st.DataObject, s: Session) -> None:
             FIGURES["resolved"] += 1
             _assert_edit_within(resolved, doc)
     elif op == "bad_position":
-        # Past the end of the document: an answer or a proper error, never a hang.
+        # Past the end of the document or of a line: clamped (LSP), so answered like any
+        # position, with ranges inside the document.
         line = len(doc.text.splitlines()) + data.draw(st.integers(0, 3), label="beyond")
-        s.request(types.TEXT_DOCUMENT_INLINE_COMPLETION, _inline(doc, (line, 7)), may_fail=True)
-        s.request(types.TEXT_DOCUMENT_COMPLETION, _completion(doc, (0, 10_000)), may_fail=True)
+        inline = s.request(types.TEXT_DOCUMENT_INLINE_COMPLETION, _inline(doc, (line, 7)))
+        assert isinstance(inline, types.InlineCompletionList), inline
+        for item in inline.items:
+            _assert_within(item.range, doc)
+        for at in ((0, 10_000), (line, 7)):
+            listed = s.request(types.TEXT_DOCUMENT_COMPLETION, _completion(doc, at))
+            assert isinstance(listed, types.CompletionList), listed
+            for item in listed.items:
+                if item.text_edit is not None:
+                    _assert_within(item.text_edit.range, doc)
     else:
         s.check(doc)
 
