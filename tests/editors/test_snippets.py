@@ -390,11 +390,12 @@ def _vscode_command_line() -> list[str]:
     return argv
 
 
-@pytest.mark.skipif(
-    not (EXT / "out" / "src" / "serverCommand.js").exists() or shutil.which("node") is None,
-    reason="the VS Code extension is not built (npm ci && npm run build in editors/vscode)",
-)
 def test_vscode_extension_starts_focal_serve_the_way_its_client_library_will(tmp_path: Path):
+    if not (EXT / "out" / "src" / "serverCommand.js").exists() or shutil.which("node") is None:
+        why = "the VS Code extension is not built (npm ci && npm run build in editors/vscode)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(why + "; .ci/run builds it")
+        pytest.skip(why)
     _served(_vscode_command_line(), tmp_path)
 
 
