@@ -31,13 +31,14 @@ from typing import Any
 
 import pytest
 
+from tests.editors.tools import missing
+
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXT = REPO_ROOT / "editors" / "vscode"
 DRIVER = Path(__file__).with_name("vscode_driver.mjs")
 CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 SOURCE = '''"""Small statistics helpers."""
 
@@ -91,10 +92,7 @@ def tools_dir() -> Path:
 
 
 def _missing(what: str) -> None:
-    message = f"{what}: run `bash .ci/vscode-tools` (CI's .ci/run does) to install it"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(f"{what}: run `bash .ci/vscode-tools` (CI's .ci/run does) to install it")
 
 
 def _free_port() -> int:
