@@ -51,6 +51,13 @@ def _setup_logging(level: str | None, log_file: str | None = None) -> None:
     # pygls logs every message body at INFO; that belongs to --log-level debug only.
     if root.level > logging.DEBUG:
         logging.getLogger("pygls").setLevel(logging.WARNING)
+        # A client cancelling a request already answered is an ordinary race (VS Code does
+        # it while typing); pygls warns about it on stderr, which editors show as an error.
+        logging.getLogger("pygls.protocol.json_rpc").addFilter(_not_a_late_cancel)
+
+
+def _not_a_late_cancel(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Cancel notification for unknown message id")
 
 
 _UNSUPPORTED_TRANSPORTS = ("--pipe", "--socket", "--node-ipc")

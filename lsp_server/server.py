@@ -247,6 +247,7 @@ class FocalServer(LanguageServer):
         for p in problems:
             self.tell(f"Focal: {p}", types.MessageType.Warning)
         self.settings = settings
+        self.completion.forget_finished_runs()  # they answered under the old settings
         privacy = settings.privacy
         self.models.configure(
             settings.model,

@@ -9,6 +9,7 @@ import itertools
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,6 +48,11 @@ _Place = tuple[str, int, int, int]
 """(document uri, version, line, character): where a completion is asked for."""
 
 
+_SHARE_FINISHED_S = 2.0
+"""How long a finished run still answers a request at its place (VS Code's completion and
+inline requests for one keystroke come within milliseconds of each other)."""
+
+
 @dataclass(eq=False)
 class _SharedRun:
     """One model run for one place, answered to every request asking there."""
@@ -63,12 +69,18 @@ class _SharedRun:
     arriving now must not join it (VS Code cancels its inline request and asks again at
     the same place)."""
 
+    finished: float = 0.0
+    """When the run ended (`time.monotonic()`)."""
+
     def joinable(self) -> bool:
-        """Running and wanted, or finished with a suggestion (not failed, cancelled, or
-        without a model: the user may have fixed the setting since)."""
+        """Running and wanted, or finished with a suggestion moments ago (not failed,
+        cancelled, or without a model: the user may have fixed the setting since; not long
+        ago: the index may have learnt the context it lacked)."""
         if not self.run.done():
             return not self.abandoned
         if self.run.cancelled() or self.run.exception() is not None:
+            return False
+        if time.monotonic() - self.finished > _SHARE_FINISHED_S:
             return False
         return self.run.result() is not None
 
@@ -140,6 +152,12 @@ class CompletionFeature:
             character=pos.character,
             trigger=trigger,
         )
+
+    def forget_finished_runs(self) -> None:
+        """Settings changed: a finished run no longer answers a request at its place."""
+        for key, shared in list(self._shared.items()):
+            if shared.run.done():
+                del self._shared[key]
 
     async def suggest(
         self, task: CompletionTask, kind: str, version: int | None = None
@@ -234,6 +252,7 @@ class CompletionFeature:
         run = asyncio.get_running_loop().create_task(self._produce(task, stream, turn, s))
         run.add_done_callback(_retrieved)
         shared = _SharedRun(place or (task.document, -1, -1, -1), stream, turn, run)
+        run.add_done_callback(lambda _: setattr(shared, "finished", time.monotonic()))
         if place is not None:
             self._shared[task.document] = shared
             self._shared.move_to_end(task.document)
