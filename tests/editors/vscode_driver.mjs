@@ -137,7 +137,12 @@ async function main() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      '--disable-features=AutofillServerCommunication',
     ],
+    // The browser is the test's, not Focal's: its own calls home (autofill, updates,
+    // accounts) go to a closed loopback port instead of the suite's recording proxy, whose
+    // record is for what Focal's processes try. code-server on loopback is reached directly.
+    proxy: { server: 'http://127.0.0.1:9', bypass: '127.0.0.1,localhost,[::1]' },
     viewport: { width: 1400, height: 900 },
   });
   page = context.pages()[0] ?? (await context.newPage());

@@ -12,6 +12,7 @@ import contextlib
 import os
 import socket
 import threading
+import urllib.parse
 
 PROXY_VARIABLES = (
     "http_proxy",
@@ -37,6 +38,17 @@ def _record(line: str) -> None:
             f.write(f"proxy: {line} (from a child process honouring the proxy variables)\n\n")
 
 
+def _to_loopback(request_line: str) -> bool:
+    """Whether a proxy request (`CONNECT host:port …`, `GET http://host/… …`) targets this
+    machine's loopback addresses."""
+    parts = request_line.split()
+    if len(parts) < 2:
+        return False
+    target = parts[1] if "://" in parts[1] else "//" + parts[1]
+    host = (urllib.parse.urlsplit(target).hostname or "").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
 def _serve(listener: socket.socket) -> None:
     while True:
         try:
@@ -49,7 +61,8 @@ def _serve(listener: socket.socket) -> None:
                 head = conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1", "replace")
             except OSError:
                 head = ""
-            _record(head.strip() or "a connection that sent no request")
+            if not _to_loopback(head):  # a loopback target never leaves the machine
+                _record(head.strip() or "a connection that sent no request")
             with contextlib.suppress(OSError):
                 conn.sendall(REFUSAL)
 
