@@ -50,21 +50,11 @@ from pathlib import Path
 
 import tree_sitter as ts
 
+from benchmarks.retrieval_bench import Site
 from indexing.indexer import Index
 from indexing.languages import grammar, language_for
 
 CORPORA = Path(tempfile.gettempdir()) / "focal-bench-corpora"
-
-
-@dataclass(frozen=True)
-class Site:
-    """As `retrieval_bench.Site`: a call, and the definition it means."""
-
-    path: str
-    offset: int
-    callee: str
-    target: str
-    target_line: int
 
 
 @dataclass(frozen=True)
